@@ -1,0 +1,112 @@
+"""Logistic regression exactly as the slides write it.
+
+Notation: X is [n, m] (no intercept column); theta is [m+1] with theta[0] the intercept, which
+the slides get by prepending x0 = 1 to every example. y is [n] in {0, 1}.
+These functions are the package's reference: models, gradients and optimizers are tested
+against them, never the other way round.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def sigmoid(z: jax.Array) -> jax.Array:
+    """Slide: sigma(z) = 1 / (1 + e^-z), elementwise. Stable for any finite z (no overflow)."""
+    return jax.nn.sigmoid(z)
+
+
+def add_intercept(X: jax.Array) -> jax.Array:
+    """X: [n, m] -> [n, m+1] with x0 = 1 prepended (the slides' intercept trick)."""
+    X = jnp.asarray(X)
+    return jnp.concatenate([jnp.ones((*X.shape[:-1], 1), X.dtype), X], axis=-1)
+
+
+def weighted_sum(theta: jax.Array, X: jax.Array) -> jax.Array:
+    """Slide: theta^T x = sum_{i=0}^m theta_i x_i with x0 = 1.
+
+    theta: [m+1]; X: [n, m] (or a single example [m]) -> [n] (or a scalar).
+    """
+    theta = jnp.asarray(theta)
+    X = jnp.asarray(X)
+    if X.shape[-1] + 1 != theta.shape[-1]:
+        raise ValueError(
+            f"theta has {theta.shape[-1]} entries but X has {X.shape[-1]} features; "
+            f"expected theta of shape [{X.shape[-1] + 1}] (intercept theta[0] first)"
+        )
+    return theta[0] + X @ theta[1:]
+
+
+def log_likelihoods(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
+    """Per-example LL: y log sigma(theta^T x) + (1 - y) log[1 - sigma(theta^T x)].
+
+    Computed on the logit z = theta^T x with log sigma(z) = log_sigmoid(z) and
+    log[1 - sigma(z)] = log_sigmoid(-z), never log(sigmoid(z)), so it stays finite for any
+    finite z (float32 |z| up to 1e4 and beyond). theta: [m+1]; X: [n, m]; y: [n] -> [n].
+    """
+    z = weighted_sum(theta, X)
+    y = jnp.asarray(y, z.dtype)
+    return y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z)
+
+
+def log_likelihood(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
+    """Slide: LL(theta) = sum_i y^(i) log sigma(theta^T x^(i)) + (1 - y^(i)) log[1 - sigma(...)].
+
+    theta: [m+1]; X: [n, m]; y: [n] -> scalar (a sum over examples, as on the slide).
+    """
+    return jnp.sum(log_likelihoods(theta, X, y))
+
+
+def gradient(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
+    """Slide: dLL/dtheta_j = sum_i [y^(i) - sigma(theta^T x^(i))] x_j^(i), written out by hand.
+
+    The hand-derived reference that ``jax.grad(log_likelihood)`` must reproduce.
+    theta: [m+1]; X: [n, m]; y: [n] -> [m+1].
+    """
+    residual = jnp.asarray(y, jnp.result_type(theta)) - sigmoid(weighted_sum(theta, X))
+    return add_intercept(X).T @ residual
+
+
+def per_example_gradients(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
+    """Slide: "think about one training instance ... then sum up the gradients".
+
+    ``jax.vmap(jax.grad(LL of one example))`` over the examples: [n, m+1]. Row i is
+    (y^(i) - sigma(theta^T x^(i))) x^(i); the rows sum to ``gradient``.
+    """
+
+    def ll_one(theta: jax.Array, x: jax.Array, y_one: jax.Array) -> jax.Array:
+        return log_likelihoods(theta, x[None, :], y_one[None])[0]
+
+    return jax.vmap(jax.grad(ll_one), in_axes=(None, 0, 0))(theta, jnp.asarray(X), jnp.asarray(y))
+
+
+class AscentResult(NamedTuple):
+    """theta: [m+1] after the last step; ll: [steps], LL(theta) after each step."""
+
+    theta: jax.Array
+    ll: jax.Array
+
+
+@partial(jax.jit, static_argnames="steps")
+def gradient_ascent(X: jax.Array, y: jax.Array, lr: float, steps: int) -> AscentResult:
+    """Slide: initialise theta_j = 0; repeat many times: theta_j += eta * gradient[j].
+
+    X: [n, m]; y: [n]; ``lr`` is eta (traced: a new value does not recompile); ``steps`` fixes
+    the scan length (static). The slide's loop as one jitted ``lax.scan``. Returns theta [m+1]
+    and LL after each step [steps].
+    """
+    X = jnp.asarray(X)
+    X = X if jnp.issubdtype(X.dtype, jnp.floating) else X.astype(jnp.float32)
+    y = jnp.asarray(y, X.dtype)
+
+    def step(theta: jax.Array, _: None) -> tuple[jax.Array, jax.Array]:
+        theta = theta + lr * gradient(theta, X, y)
+        return theta, log_likelihood(theta, X, y)
+
+    theta, ll = lax.scan(step, jnp.zeros(X.shape[-1] + 1, X.dtype), None, length=steps)
+    return AscentResult(theta, ll)
