@@ -1,0 +1,87 @@
+"""Data sets by short name, so that a sweep spec or the command line can say ``data: moons``.
+
+``load_dataset("moons", seed=3, n=1000)`` → ``planar.moons(n=1000, seed=3)``. Specs:
+
+- ``digits`` (10 classes, x [n, 64]), ``digits-binary`` (digit >= 5), ``digits-images``
+  (10 classes, x [n, 8, 8, 1]): scikit-learn's bundled digits; ``seed`` picks the split.
+- ``xor``, ``circles``, ``moons``, ``spirals``: 2-D sets no line separates; ``n`` points.
+- ``ratings``: generated Netflix-like five-star task; ``n`` users.
+- ``cs109:NAME`` (netflix, heart, ancestry, simple): ``{data_dir}/NAME-{train,test}.csv``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cs109nn.data.cs109_csv import load_cs109_dataset
+from cs109nn.data.dataset import Dataset
+from cs109nn.data.digits import digits
+from cs109nn.data.planar import circles, moons, spirals, xor
+from cs109nn.data.ratings import ratings
+
+CS109_PREFIX = "cs109:"
+CS109_NAMES = ("netflix", "heart", "ancestry", "simple")
+
+Builder = Callable[[int, int | None], Dataset]
+
+
+def _sized(make: Callable[..., Dataset]) -> Builder:
+    """A builder (seed, n) for a generator ``make(n=..., seed=...)``; n=None keeps its default."""
+
+    def build(seed: int, n: int | None) -> Dataset:
+        return make(seed=seed) if n is None else make(n=n, seed=seed)
+
+    return build
+
+
+_BUILDERS: dict[str, Builder] = {
+    "digits": lambda seed, n: digits(seed=seed, n=n),
+    "digits-binary": lambda seed, n: digits(binary=True, seed=seed, n=n),
+    "digits-images": lambda seed, n: digits(images=True, seed=seed, n=n),
+    "xor": _sized(xor),
+    "circles": _sized(circles),
+    "moons": _sized(moons),
+    "spirals": _sized(spirals),
+    "ratings": _sized(ratings),
+}
+
+DATASETS: tuple[str, ...] = (*_BUILDERS, *(CS109_PREFIX + name for name in CS109_NAMES))
+
+
+def load_dataset(
+    spec: str, *, data_dir: str | None = None, seed: int = 0, n: int | None = None
+) -> Dataset:
+    """Load the data set named by ``spec`` (one of ``DATASETS``, or ``cs109:NAME``).
+
+    Args:
+      spec: the data set's short name, e.g. ``"moons"``, ``"digits-binary"``, ``"cs109:heart"``.
+      data_dir: folder of the CS109 CSV files; required for ``cs109:NAME``.
+      seed: seed of generation and split (the CS109 files come split and ignore it).
+      n: number of examples before the split (users for ``ratings``, a subset for digits);
+        None for the default. The CS109 files are fixed, so ``n`` must be None for them.
+
+    Returns:
+      the ``Dataset``: x_train [n_train, ...] float32, y_train [n_train] int32, test the same.
+
+    Raises:
+      ValueError: unknown spec (the message lists the known ones), ``cs109:`` without a
+        ``data_dir``, or ``n`` with a CS109 file.
+      FileNotFoundError, DataFormatError: from reading the CS109 files.
+    """
+    if spec.startswith(CS109_PREFIX):
+        name = spec[len(CS109_PREFIX) :]
+        if not name:
+            raise ValueError(f"{spec!r}: name the data set, e.g. 'cs109:netflix'")
+        if data_dir is None:
+            raise ValueError(
+                f"{spec!r} is read from {name}-train.csv and {name}-test.csv: pass data_dir"
+            )
+        if n is not None:
+            raise ValueError(f"{spec!r} is a fixed file pair; n={n} cannot resize it")
+        return load_cs109_dataset(data_dir, name)
+    if spec not in _BUILDERS:
+        raise ValueError(
+            f"unknown data set {spec!r}; known: {', '.join(DATASETS)} "
+            f"(or cs109:NAME for any NAME-train.csv / NAME-test.csv in data_dir)"
+        )
+    return _BUILDERS[spec](seed, n)
