@@ -1,0 +1,224 @@
+"""The engine against independent references: the lecture's loop, solo runs, compile counts."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cs109nn import lecture
+from cs109nn.data import Dataset, load_dataset
+from cs109nn.models import model_from_spec
+from cs109nn.train import HPARAM_NAMES, make_train, member_keys
+
+# vmap and solo runs reduce in different orders: float32 results agree to ~1e-6, not bits.
+FLOAT32_TOL = dict(rtol=2e-5, atol=2e-6)
+
+
+def small_problem(n: int = 60, m: int = 4, seed: int = 0, dtype=np.float32) -> Dataset:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, m)).astype(dtype)
+    y = (x @ rng.normal(size=m) + 0.5 * rng.normal(size=n) > 0).astype(np.int32)
+    return Dataset("small", x[:40], y[:40], x[40:], y[40:], tuple(f"x{i}" for i in range(m)))
+
+
+def test_logreg_full_batch_sgd_is_the_lectures_gradient_ascent():
+    data = small_problem()
+    n = len(data.y_train)
+    trainer = make_train(model_from_spec("logreg"), data, optimizer="sgd", steps=50)
+    # The engine minimises -mean LL; the slides climb the summed LL: eta_engine = n eta_slides.
+    eta = 0.01
+    result = trainer(member_keys([0]), {"learning_rate": [n * eta], "init_scale": [0.0]})
+    reference = lecture.gradient_ascent(data.x_train, data.y_train, eta, 50)
+    kernel = result.params["params"]
+    flat = np.concatenate([np.ravel(leaf[0]) for leaf in jax.tree.leaves(kernel)])
+    theta = np.asarray(reference.theta)
+    # The logreg model holds a bias and a kernel; compare as a set of values.
+    np.testing.assert_allclose(np.sort(flat), np.sort(theta), **FLOAT32_TOL)
+    np.testing.assert_allclose(
+        result.final["train_ll"][0], float(reference.ll[-1]) / n, **FLOAT32_TOL
+    )
+
+
+def test_one_compile_for_many_seeds_and_hyperparameter_values():
+    compiles = []
+
+    # An independent count: XLA backend compilations reported by jax.monitoring.
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        data = small_problem()
+        trainer = make_train(
+            model_from_spec("mlp:8:sigmoid"), data, optimizer="momentum", steps=20, eval_every=10
+        )
+        seeds = np.repeat(np.arange(4), 3)
+        grid = {
+            "learning_rate": np.tile([0.01, 0.1, 1.0], 4),
+            "momentum": np.tile([0.0, 0.5, 0.9], 4),
+            "init_scale": np.linspace(0.5, 2, 12),
+        }
+        trainer(member_keys(seeds), grid)
+        before = len(compiles)
+        grid2 = {name: value[::-1] * 1.5 for name, value in grid.items()}
+        trainer(member_keys(seeds + 100), grid2)
+        assert trainer.compile_count == 1
+        assert len(compiles) == before  # new seeds and values: no new XLA compile
+    finally:
+        jax.monitoring.clear_event_listeners()
+
+
+def run_solo_and_vectorised(data, spec, optimizer, hparams, seeds, **options):
+    trainer = make_train(model_from_spec(spec), data, optimizer=optimizer, **options)
+    together = trainer(member_keys(seeds), hparams)
+    solos = [
+        trainer(member_keys([seed]), {k: np.asarray(v)[i : i + 1] for k, v in hparams.items()})
+        for i, seed in enumerate(seeds)
+    ]
+    return together, solos
+
+
+@pytest.mark.parametrize("optimizer,batch_size", [("sgd", None), ("adam", 16), ("momentum", 8)])
+def test_member_of_vectorised_run_equals_solo_run(optimizer, batch_size):
+    data = small_problem()
+    seeds = [3, 1, 4, 1, 5]
+    hparams = {"learning_rate": [0.1, 0.05, 0.2, 0.01, 0.1], "weight_decay": [0, 1e-3, 0, 0, 0]}
+    together, solos = run_solo_and_vectorised(
+        data,
+        "mlp:6:tanh",
+        optimizer,
+        hparams,
+        seeds,
+        steps=30,
+        eval_every=10,
+        batch_size=batch_size,
+    )
+    for i, solo in enumerate(solos):
+        for name in together.history:
+            np.testing.assert_allclose(
+                together.history[name][i], solo.history[name][0], **FLOAT32_TOL
+            )
+        for a, b in zip(
+            jax.tree.leaves(together.params), jax.tree.leaves(solo.params), strict=True
+        ):
+            np.testing.assert_allclose(a[i], b[0], **FLOAT32_TOL)
+
+
+def test_float64_vectorised_equals_solo_to_1e12():
+    with jax.enable_x64(True):
+        data = small_problem(dtype=np.float64)
+        together, solos = run_solo_and_vectorised(
+            data,
+            "mlp:6:sigmoid",
+            "sgd",
+            {"learning_rate": [0.5, 0.1, 1.0]},
+            [0, 1, 2],
+            steps=30,
+        )
+        assert together.history["train_ll"].dtype == np.float64
+        for i, solo in enumerate(solos):
+            np.testing.assert_allclose(
+                together.history["train_ll"][i], solo.history["train_ll"][0], rtol=1e-12, atol=1e-12
+            )
+
+
+def test_same_program_gives_identical_bits_run_to_run():
+    data = small_problem()
+    trainer = make_train(
+        model_from_spec("mlp:8:relu"), data, optimizer="adam", steps=20, batch_size=10, eval_every=5
+    )
+    hp = {"learning_rate": [0.01, 0.1, 0.03]}
+    a = trainer(member_keys([7, 8, 9]), hp)
+    b = trainer(member_keys([7, 8, 9]), hp)
+    for x, y in zip(
+        jax.tree.leaves((a.params, a.history)), jax.tree.leaves((b.params, b.history)), strict=True
+    ):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_absurd_learning_rate_diverges_alone_and_is_flagged_with_its_step():
+    data = small_problem()
+    trainer = make_train(
+        model_from_spec("mlp:8:relu"), data, optimizer="sgd", steps=40, eval_every=10
+    )
+    lrs = [0.1, 1e30, 0.3]
+    result = trainer(member_keys([0, 1, 2]), {"learning_rate": lrs})
+    assert result.diverged.tolist() == [False, True, False]
+    assert 1 <= result.diverged_step[1] <= 40 and result.diverged_step[0] == -1
+    # The diverged member is frozen at finite values: no silent NaN anywhere.
+    for leaf in jax.tree.leaves((result.params, result.history)):
+        assert np.all(np.isfinite(leaf))
+    # The others train as if it were not there.
+    sane = trainer(member_keys([0, 2]), {"learning_rate": [0.1, 0.3]})
+    np.testing.assert_allclose(
+        result.history["train_ll"][[0, 2]], sane.history["train_ll"], **FLOAT32_TOL
+    )
+
+
+def test_dp_sgd_without_clipping_or_noise_is_plain_sgd():
+    data = small_problem()
+    model = model_from_spec("mlp:5:tanh")
+    hp = {
+        "learning_rate": [0.3, 0.1],
+        "clip_norm": [np.inf, np.inf],
+        "noise_multiplier": [0.0, 0.0],
+    }
+    plain = make_train(model, data, steps=25, batch_size=20)(member_keys([0, 1]), hp)
+    private = make_train(model, data, steps=25, batch_size=20, dp=True)(member_keys([0, 1]), hp)
+    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(private.params), strict=True):
+        np.testing.assert_allclose(a, b, **FLOAT32_TOL)
+
+
+def test_dp_noise_changes_training_and_depends_on_the_seed_alone():
+    data = small_problem()
+    trainer = make_train(model_from_spec("logreg"), data, steps=10, batch_size=20, dp=True)
+    hp = {"learning_rate": [0.1] * 3, "clip_norm": [1.0] * 3, "noise_multiplier": [1.0] * 3}
+    result = trainer(member_keys([0, 0, 1]), hp)
+    w = jax.tree.leaves(result.params)[0]
+    np.testing.assert_array_equal(w[0], w[1])
+    assert not np.allclose(w[0], w[2])
+
+
+def test_minibatch_of_the_whole_set_is_full_batch():
+    data = small_problem()
+    model = model_from_spec("mlp:4:sigmoid")
+    full = make_train(model, data, steps=15)(member_keys([2]), {})
+    whole = make_train(model, data, steps=15, batch_size=len(data.y_train))(member_keys([2]), {})
+    np.testing.assert_allclose(full.history["train_ll"], whole.history["train_ll"], **FLOAT32_TOL)
+
+
+def test_softmax_and_digits_history_shapes_and_learning():
+    data = load_dataset("digits", n=400)
+    trainer = make_train(
+        model_from_spec("softmax", num_classes=10), data, optimizer="adam", steps=60, eval_every=20
+    )
+    result = trainer(member_keys([0, 1]), {"learning_rate": [0.05, 0.05]})
+    assert result.history["test_acc"].shape == (2, 3)
+    assert result.eval_steps.tolist() == [20, 40, 60]
+    assert np.all(result.final["test_acc"] > 0.8)  # chance is 0.1
+
+
+def test_bad_options_raise_clear_errors():
+    data = small_problem()
+    model = model_from_spec("logreg")
+    with pytest.raises(ValueError, match="eval_every=7 must divide steps=20"):
+        make_train(model, data, steps=20, eval_every=7)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        make_train(model, data, optimizer="lbfgs", steps=5)
+    trainer = make_train(model, data, steps=5)
+    with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['lr'\]"):
+        trainer(member_keys([0]), {"lr": [0.1]})
+    with pytest.raises(ValueError, match=r"'learning_rate' has shape \(2,\)"):
+        trainer(member_keys([0, 1, 2]), {"learning_rate": [0.1, 0.2]})
+    assert "learning_rate" in HPARAM_NAMES
+
+
+def test_member_key_is_its_seed_alone():
+    keys = member_keys([5, 9])
+    np.testing.assert_array_equal(
+        jax.random.key_data(keys[1]), jax.random.key_data(jax.random.key(9))
+    )
+    assert jnp.issubdtype(keys.dtype, jax.dtypes.prng_key)
