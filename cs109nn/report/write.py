@@ -1,0 +1,260 @@
+"""``report.md`` for a run folder: what ran, which config won and by how much, what diverged.
+
+Everything is computed from the run folder alone (``manifest.json``, ``results.csv``,
+``curves/``), so a report can be regenerated at any time, also for a sweep still running.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cs109nn.report.atomic import atomic_write_text
+from cs109nn.report.configs import config_label, format_value, label_columns
+from cs109nn.report.figures import write_figures
+from cs109nn.report.read import Run, read_run, summarize_manifest
+from cs109nn.report.statistics import (
+    BOOTSTRAP_RESAMPLES,
+    SIGN_FLIP_EXACT_UP_TO,
+    ConfigSummary,
+    compare_configs,
+    is_diverged,
+    rank_by_dataset,
+)
+
+REPORT_FILE = "report.md"
+METRIC_NAMES = {
+    "final_test_acc": "final test accuracy",
+    "final_train_acc": "final train accuracy",
+}
+
+
+def write_report(run_dir: str | Path, confidence: float = 0.95, figures: bool = True) -> Path:
+    """Regenerate ``RUN_DIR/report.md`` (and, with ``figures``, ``RUN_DIR/figures/*.png``).
+
+    Returns the report's path. The file is replaced atomically.
+    """
+    run = read_run(run_dir)
+    rankings = rank_by_dataset(run.rows, run.columns, confidence)
+    figure_paths = write_figures(run, confidence, rankings) if figures else []
+    text = render_report(run, rankings, figure_paths, confidence)
+    return atomic_write_text(run.path / REPORT_FILE, text)
+
+
+def render_report(
+    run: Run,
+    rankings: dict[str, list[ConfigSummary]],
+    figure_paths: Sequence[Path] = (),
+    confidence: float = 0.95,
+) -> str:
+    """The Markdown text of the report."""
+    lines = [f"# Report: {run.path.resolve().name}", ""]
+    lines += _run_summary(run, rankings)
+    for dataset, ranking in rankings.items():
+        lines += _dataset_section(dataset, ranking, confidence)
+    lines += _diverged_section(rankings)
+    lines += _figures_section(run, figure_paths)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    """A Markdown table cell: pipes escaped, line breaks flattened."""
+    text = format_value(value) if not isinstance(value, str) else value
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |"]
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def _number(value: float, digits: int = 4) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _interval(low: float, high: float, digits: int = 4) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "n/a"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _p_value(p: float) -> str:
+    if math.isnan(p):
+        return "n/a"
+    if p == 0.0:
+        return "0"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# sections
+# ---------------------------------------------------------------------------------------------
+
+
+def _run_summary(run: Run, rankings: dict[str, list[ConfigSummary]]) -> list[str]:
+    facts = summarize_manifest(run.manifest)
+    devices = facts.devices
+    shown_devices = ", ".join(devices[:8]) + (" …" if len(devices) > 8 else "")
+    diverged = sum(1 for row in run.rows if is_diverged(row))
+    seeds = {row.get("seed") for row in run.rows if row.get("seed") is not None}
+    groups = {row.get("group") for row in run.rows if row.get("group") is not None}
+    num_configs = sum(len(ranking) for ranking in rankings.values())
+    commit = "none"
+    if facts.git_commit:
+        commit = f"`{facts.git_commit}`" + (
+            " (with uncommitted changes)" if facts.git_dirty else ""
+        )
+
+    def of_planned(count: int, planned: int | None) -> str:
+        return f"{count} of {planned} planned" if planned is not None else str(count)
+
+    summary = [
+        ("experiment", facts.experiment or "unnamed"),
+        ("config hash", f"`{facts.config_hash}`" if facts.config_hash else "unknown"),
+        ("git commit", commit),
+        ("started", facts.start_time or "unknown"),
+        ("ended", facts.end_time or "not finished (no end time in the manifest)"),
+        ("backend", facts.backend or "unknown"),
+        ("devices", f"{len(devices)}: {shown_devices}" if len(devices) > 1 else shown_devices),
+        ("processes", facts.process_count if facts.process_count is not None else "unknown"),
+        ("datasets", ", ".join(rankings) or "none"),
+        ("members", of_planned(len(run.rows), facts.planned_members)),
+        ("diverged members", diverged),
+        ("groups", of_planned(len(groups), facts.planned_groups)),
+        ("configs", num_configs),
+        ("seeds", len(seeds)),
+    ]
+    summary = [(name, value if value != "" else "unknown") for name, value in summary]
+    lines = ["## Run", ""] + _table(["", ""], summary) + [""]
+    if facts.versions:
+        lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in facts.versions.items()) + ".", ""]
+    if not run.rows:
+        lines += ["No results yet: `results.csv` is absent or empty.", ""]
+    return lines
+
+
+def _dataset_section(dataset: str, ranking: list[ConfigSummary], confidence: float) -> list[str]:
+    if not ranking:
+        return []
+    metric = ranking[0].metric
+    metric_name = METRIC_NAMES.get(metric, metric)
+    level = f"{confidence:.0%}"
+    columns = label_columns([s.config for s in ranking])
+    lines = [f"## Dataset: {dataset}", ""]
+    lines.append(
+        f"Configs ranked by mean {metric_name} over seeds. Intervals are {level} confidence "
+        f"intervals across seeds: Student-t, and percentile bootstrap ({BOOTSTRAP_RESAMPLES:,} "
+        "resamples, seeded). Diverged members are left out of the mean and counted apart; "
+        "n is the number of seeds the mean is over."
+    )
+    if metric != "final_test_acc":
+        lines.append("")
+        lines.append("No member of this dataset has a test accuracy: ranked by train accuracy.")
+    lines.append("")
+    header = ["rank", *columns, f"mean {metric_name}", f"{level} t-CI", f"{level} bootstrap CI"]
+    header += ["n", "diverged"]
+    rows = [
+        [
+            rank if summary.n else "—",
+            *[dict(summary.config).get(column) for column in columns],
+            _number(summary.t.mean),
+            _interval(summary.t.low, summary.t.high),
+            _interval(summary.bootstrap.low, summary.bootstrap.high),
+            summary.n,
+            summary.n_diverged,
+        ]
+        for rank, summary in enumerate(ranking, start=1)
+    ]
+    lines += _table(header, rows) + [""]
+    missing = sum(s.n_missing for s in ranking)
+    if missing:
+        lines += [f"{missing} member(s) finished without a value for `{metric}`: not counted.", ""]
+    lines += _best_vs_runner_up(ranking, columns, confidence)
+    return lines
+
+
+def _best_vs_runner_up(
+    ranking: list[ConfigSummary], columns: list[str], confidence: float
+) -> list[str]:
+    usable = [s for s in ranking if s.n > 0]
+    lines = ["### Best vs runner-up", ""]
+    if len(usable) < 2:
+        return lines + ["Fewer than two configs have a usable member: nothing to compare.", ""]
+    best, runner_up = usable[0], usable[1]
+    comparison = compare_configs(best, runner_up, confidence)
+    test = comparison.test
+    lines += [
+        f"- best: {config_label(best.config, columns)} (mean {_number(best.t.mean)}, n={best.n})",
+        f"- runner-up: {config_label(runner_up.config, columns)} "
+        f"(mean {_number(runner_up.t.mean)}, n={runner_up.n})",
+    ]
+    if test.n < 2:
+        lines += [
+            f"- shared seeds (both finished): {test.n}; a paired test needs at least 2.",
+            "",
+        ]
+        return lines
+    lines += [
+        f"- paired over {test.n} shared seeds: mean difference (best − runner-up) "
+        f"{test.mean_difference:+.4f}, {confidence:.0%} CI {_interval(test.low, test.high)}",
+        f"- paired t-test: t = {test.t_statistic:.3f}, two-sided p = {_p_value(test.p_value)}; "
+        f"sign-flip permutation p = {_p_value(comparison.sign_flip_p_value)}"
+        # With n seeds an exact sign-flip test cannot go below 2 / 2^n: say so, so a large p
+        # from few seeds reads as "too few seeds", not as "no difference".
+        + (
+            f" (the smallest attainable with {test.n} seeds is {2.0 / 2**test.n:.3g})"
+            if test.n <= SIGN_FLIP_EXACT_UP_TO
+            else ""
+        ),
+        "",
+    ]
+    return lines
+
+
+def _diverged_section(rankings: dict[str, list[ConfigSummary]]) -> list[str]:
+    lines = ["## Diverged members", ""]
+    rows = []
+    for dataset, ranking in rankings.items():
+        columns = label_columns([s.config for s in ranking])
+        for summary in ranking:
+            for row in summary.rows:
+                if is_diverged(row):
+                    rows.append(
+                        [
+                            dataset,
+                            config_label(summary.config, columns),
+                            row.get("group"),
+                            row.get("member"),
+                            row.get("seed"),
+                            row.get("diverged_step"),
+                        ]
+                    )
+    if not rows:
+        return lines + ["No member diverged.", ""]
+    lines.append(
+        f"{len(rows)} member(s) turned non-finite and were frozen; "
+        "they are excluded from every mean above."
+    )
+    lines.append("")
+    header = ["dataset", "config", "group", "member", "seed", "diverged at step"]
+    return lines + _table(header, rows) + [""]
+
+
+def _figures_section(run: Run, figure_paths: Sequence[Path]) -> list[str]:
+    if not figure_paths:
+        return []
+    lines = ["## Figures", ""]
+    for path in figure_paths:
+        relative = path.relative_to(run.path).as_posix()
+        title = path.stem.replace("_", " ")
+        lines += [f"- [{title}]({relative})", "", f"  ![{title}]({relative})", ""]
+    return lines
