@@ -1,0 +1,236 @@
+"""Layers by name, so that a model spec can say ``dense=64``, ``relu`` or a user's ``mylayer=8``.
+
+A *layer token* is ``name`` or ``name=arg`` or ``name=argxarg...`` (arguments are numbers,
+joined by ``x`` as in ``32x32``; ``conv=16x5`` is 16 channels with 5×5 kernels). A layer is
+made by a *factory* registered under its name; ``factory(*args)`` returns one of
+
+- a ``flax.linen.Module`` (``x -> y``; it may own parameters),
+- a :class:`Layer`: a pure ``(init, apply)`` pair, ``init(key, x_example) -> params``,
+  ``apply(params, x) -> y`` (stax's idea, with the model contract's signature),
+- a plain function ``x -> y`` without parameters (an activation).
+
+A factory that takes a ``kernel_init`` keyword (``nn.Dense`` does) receives the model spec's
+initialiser. Built-in layers:
+
+- activations: ``identity sigmoid tanh relu gelu elu selu softplus silu swish leaky_relu[=slope]``
+- ``dense=W`` (Dense, W units), ``conv=C[xK]`` (K×K convolution, SAME padding, K = 3 by default)
+- ``avgpool[=S]``, ``maxpool[=S]`` (S×S window, stride S, S = 2 by default), ``flatten``,
+  ``layernorm``
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+from flax import linen as nn
+
+from cs109nn.models.initializers import Initializer
+
+Arg = int | float | str
+
+
+class Layer(NamedTuple):
+    """A pure layer: ``init(key, x_example[b, ...]) -> params``, ``apply(params, x) -> y``."""
+
+    init: Callable[[jax.Array, jax.Array], Any]
+    apply: Callable[[Any, jax.Array], jax.Array]
+
+
+LayerFactory = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class LayerToken:
+    """A parsed layer token: ``dense=64`` is ``LayerToken("dense", (64,))``."""
+
+    name: str
+    args: tuple[Arg, ...] = ()
+
+    def __str__(self) -> str:
+        if not self.args:
+            return self.name
+        return f"{self.name}={'x'.join(str(a) for a in self.args)}"
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INT = re.compile(r"^[0-9]+$")
+
+
+def parse_arg(text: str) -> Arg:
+    """``'64'`` -> 64, ``'0.1'`` -> 0.1, anything else stays a string."""
+    if _INT.match(text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_layer(token: str) -> LayerToken:
+    """Parse ``name`` / ``name=a`` / ``name=axb``; ValueError if malformed.
+
+    Whether the name is known is checked later, by :func:`make_layer`.
+    """
+    name, sep, rest = token.strip().partition("=")
+    if not _NAME.match(name):
+        raise ValueError(
+            f"malformed layer token {token!r}: expected name, name=arg or name=argxarg "
+            "(name: letters, digits, _)"
+        )
+    if not sep:
+        return LayerToken(name)
+    parts = rest.split("x")
+    if any(p == "" for p in parts):
+        raise ValueError(f"malformed layer token {token!r}: empty argument after '='")
+    return LayerToken(name, tuple(parse_arg(p) for p in parts))
+
+
+def _pool(kind: Callable[..., jax.Array]) -> LayerFactory:
+    def factory(size: int = 2) -> Callable[[jax.Array], jax.Array]:
+        return lambda x: kind(x, (size, size), strides=(size, size))
+
+    return factory
+
+
+def _dense(features: int, *, kernel_init: Initializer | None = None) -> nn.Module:
+    if kernel_init is None:
+        return nn.Dense(int(features))
+    return nn.Dense(int(features), kernel_init=kernel_init)
+
+
+def _conv(features: int, kernel_size: int = 3, *, kernel_init: Initializer | None = None):
+    kwargs = {} if kernel_init is None else {"kernel_init": kernel_init}
+    k = int(kernel_size)
+    return nn.Conv(int(features), (k, k), padding="SAME", **kwargs)
+
+
+def _leaky_relu(negative_slope: float = 0.01) -> Callable[[jax.Array], jax.Array]:
+    return lambda x: jax.nn.leaky_relu(x, negative_slope)
+
+
+def _constant(fn: Callable[[jax.Array], jax.Array]) -> LayerFactory:
+    """The factory of a parameter-free layer: ``factory() -> fn``."""
+    return lambda: fn
+
+
+_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "identity": lambda x: x,
+    "sigmoid": jax.nn.sigmoid,  # the lecture's h_j = sigma(...)
+    "tanh": jax.numpy.tanh,
+    "relu": jax.nn.relu,
+    "gelu": jax.nn.gelu,
+    "elu": jax.nn.elu,
+    "selu": jax.nn.selu,
+    "softplus": jax.nn.softplus,
+    "silu": jax.nn.silu,
+    "swish": jax.nn.silu,
+}
+
+_LAYERS: dict[str, LayerFactory] = {
+    **{name: _constant(fn) for name, fn in _ACTIVATIONS.items()},
+    "leaky_relu": _leaky_relu,
+    "dense": _dense,
+    "conv": _conv,
+    "avgpool": _pool(nn.avg_pool),
+    "maxpool": _pool(nn.max_pool),
+    "flatten": lambda: lambda x: x.reshape(x.shape[0], -1),
+    "layernorm": lambda: nn.LayerNorm(),
+}
+_BUILTIN = frozenset(_LAYERS)
+
+
+def known_layers() -> tuple[str, ...]:
+    """Names usable in layer tokens (built-in and registered), sorted."""
+    return tuple(sorted(_LAYERS))
+
+
+def register_layer(name: str, factory: LayerFactory) -> None:
+    """Make ``factory(*args)`` available as layer ``name`` (see the module docstring).
+
+    ``factory`` returns a flax Module, a :class:`Layer` pair or a function ``x -> y``; a flax
+    Module class works as its own factory (``register_layer("mydense", nn.Dense)``). Built-in
+    names cannot be replaced; a user name registered again is replaced.
+    """
+    if not _NAME.match(name):
+        raise ValueError(f"layer name {name!r} must match {_NAME.pattern}")
+    if name in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in layer and cannot be replaced")
+    if not callable(factory):
+        raise ValueError(f"layer factory for {name!r} must be callable, got {factory!r}")
+    _LAYERS[name] = factory
+
+
+def register_activation(name: str, fn: Callable[[jax.Array], jax.Array]) -> None:
+    """Register a parameter-free elementwise function ``fn(x) -> y`` as layer ``name``."""
+    register_layer(name, lambda: fn)
+
+
+def _takes_kernel_init(factory: LayerFactory) -> bool:
+    try:
+        return "kernel_init" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+
+
+def make_layer(token: LayerToken, kernel_init: Initializer | None = None) -> Any:
+    """Call the factory of ``token``: a flax Module, a :class:`Layer` or a function.
+
+    Raises ValueError for an unknown name (listing the known ones) or arguments the factory
+    does not take.
+    """
+    factory = _LAYERS.get(token.name)
+    if factory is None:
+        raise ValueError(
+            f"unknown layer {token.name!r} in {str(token)!r}; known layers: "
+            f"{', '.join(known_layers())}"
+        )
+    kwargs = {"kernel_init": kernel_init} if kernel_init and _takes_kernel_init(factory) else {}
+    try:
+        made = factory(*token.args, **kwargs)
+    except TypeError as error:
+        raise ValueError(f"layer {str(token)!r}: bad arguments {token.args}: {error}") from error
+    if isinstance(made, tuple) and not isinstance(made, Layer) and len(made) == 2:
+        made = Layer(*made)  # a bare (init, apply) tuple
+    if not (isinstance(made, nn.Module | Layer) or callable(made)):
+        raise ValueError(
+            f"layer factory {token.name!r} returned {type(made).__name__}; expected a flax "
+            "Module, a Layer(init, apply) or a function x -> y"
+        )
+    return made
+
+
+class PureLayer(nn.Module):
+    """Adapts a pure :class:`Layer` pair to flax: its params live under ``theta``."""
+
+    layer: Layer
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        theta = self.param("theta", lambda key: self.layer.init(key, x))
+        return self.layer.apply(theta, x)
+
+
+def call_layer(
+    parent: nn.Module,
+    token: LayerToken,
+    index: int,
+    x: jax.Array,
+    kernel_init: Initializer | None = None,
+) -> jax.Array:
+    """Apply layer ``token`` to ``x`` inside ``parent``'s compact ``__call__``.
+
+    A layer with parameters becomes the child ``{name}_{index}`` of ``parent`` (e.g.
+    ``dense_0``), so the params read like the spec.
+    """
+    made = make_layer(token, kernel_init)
+    child_name = f"{token.name}_{index}"
+    if isinstance(made, nn.Module):
+        return made.clone(parent=parent, name=child_name)(x)
+    if isinstance(made, Layer):
+        return PureLayer(made, parent=parent, name=child_name)(x)
+    return made(x)
