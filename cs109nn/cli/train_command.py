@@ -18,7 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Fit P(Y=1|x) = sigma(theta^T x) by the slides' gradient ascent or by "
         "Newton's method (the exact LL maximum), then report LL and accuracy.",
     )
-    parser.add_argument("--train", required=True, help="training CSV (header row, last column Label)")
+    parser.add_argument(
+        "--train", required=True, help="training CSV (header row, last column Label)"
+    )
     parser.add_argument("--test", help="test CSV with the same columns")
     parser.add_argument("--method", choices=("ascent", "newton"), default="ascent")
     parser.add_argument("--lr", type=float, default=0.007, help="eta for gradient ascent")
@@ -37,35 +39,52 @@ def fit(X: np.ndarray, y: np.ndarray, method: str, lr: float, steps: int) -> dic
     """Train and summarise: theta, train LL and the outcome, as plain Python values."""
     if method == "newton":
         result = lecture.newton(X, y)
-        return {"theta": result.theta, "train_ll": result.ll, "outcome": result.outcome,
-                "iterations": result.iterations}
+        return {
+            "theta": result.theta,
+            "train_ll": result.ll,
+            "outcome": result.outcome,
+            "iterations": result.iterations,
+        }
     ascent = lecture.gradient_ascent(X.astype(np.float32), y, lr, steps)
     theta = np.asarray(ascent.theta, np.float64)
     ll = np.asarray(ascent.ll)
     finite = np.isfinite(ll) & np.all(np.isfinite(theta))
     if not np.all(finite):
         step = int(np.argmin(np.isfinite(ll))) + 1
-        return {"theta": theta, "train_ll": float("nan"), "outcome": "diverged",
-                "diverged_step": step}
+        return {
+            "theta": theta,
+            "train_ll": float("nan"),
+            "outcome": "diverged",
+            "diverged_step": step,
+        }
     # Converged when the last 1% of the steps moved LL by less than 1e-6 per example.
-    tail = ll[-max(2, steps // 100):]
+    tail = ll[-max(2, steps // 100) :]
     settled = abs(float(tail[-1] - tail[0])) < 1e-6 * len(y)
-    return {"theta": theta, "train_ll": float(ll[-1]),
-            "outcome": "converged" if settled else "not_converged", "steps": steps}
+    return {
+        "theta": theta,
+        "train_ll": float(ll[-1]),
+        "outcome": "converged" if settled else "not_converged",
+        "steps": steps,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     X, y, names = load_cs109_csv(args.train)
     summary = fit(X, y, args.method, args.lr, args.steps)
     theta = summary.pop("theta")
-    summary.update(method=args.method, train=str(args.train), n_train=len(y),
-                   train_accuracy=accuracy(theta, X, y))
+    summary.update(
+        method=args.method,
+        train=str(args.train),
+        n_train=len(y),
+        train_accuracy=accuracy(theta, X, y),
+    )
     if args.test:
         X_test, y_test, test_names = load_cs109_csv(args.test)
         if test_names != names:
             raise SystemExit(f"{args.test}: columns differ from {args.train}")
-        summary.update(test=str(args.test), n_test=len(y_test),
-                       test_accuracy=accuracy(theta, X_test, y_test))
+        summary.update(
+            test=str(args.test), n_test=len(y_test), test_accuracy=accuracy(theta, X_test, y_test)
+        )
     summary["theta"] = dict(zip(("intercept", *names), map(float, theta), strict=True))
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -25,7 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from cs109nn.report.atomic import atomic_write_bytes
+from cs109nn.atomic_files import write_atomic
 from cs109nn.report.configs import ConfigKey, config_label, label_columns, varying_columns
 from cs109nn.report.read import CURVE_METRICS, Run
 from cs109nn.report.statistics import (
@@ -58,7 +58,7 @@ def save_figure(figure: Figure, path: Path, dpi: int = 120) -> Path:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return write_atomic(path, buffer.getvalue())
 
 
 def _member_curves(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cs109nn.report.atomic import atomic_write_text
+from cs109nn.atomic_files import write_atomic
 from cs109nn.report.configs import config_label, format_value, label_columns
 from cs109nn.report.figures import write_figures
 from cs109nn.report.read import Run, read_run, summarize_manifest
@@ -40,7 +40,7 @@ def write_report(run_dir: str | Path, confidence: float = 0.95, figures: bool = 
     rankings = rank_by_dataset(run.rows, run.columns, confidence)
     figure_paths = write_figures(run, confidence, rankings) if figures else []
     text = render_report(run, rankings, figure_paths, confidence)
-    return atomic_write_text(run.path / REPORT_FILE, text)
+    return write_atomic(run.path / REPORT_FILE, text)
 
 
 def render_report(

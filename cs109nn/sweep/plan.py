@@ -1,0 +1,95 @@
+"""The plan of a sweep: groups (one compile each) and the members every group trains.
+
+Groups are the product of the static axes in the spec's order (data sets, then models,
+optimizers, steps, batch sizes); members are the product of the swept hyperparameters (in
+``HYPERPARAMETER_FIELDS`` order) and the seeds, seeds varying fastest. Both orders are fixed by
+the spec alone, so a group id and a member index name the same training in every run of it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from cs109nn.sweep.spec import HYPERPARAMETER_FIELDS, SweepSpec
+
+
+@dataclass(frozen=True)
+class Group:
+    """One point of the static product: an architecture x data x optimizer x steps x batch.
+
+    ``group_id`` is ``<index>-<dataset>-<model>-<optimizer>-s<steps>-<b<batch>|full>``, the index
+    zero-padded so that ids sort in plan order; it is safe as a file name.
+    """
+
+    index: int
+    group_id: str
+    dataset: str
+    model: str
+    optimizer: str
+    steps: int
+    batch_size: int  # 0: full batch
+
+
+@dataclass(frozen=True)
+class Members:
+    """The members every group trains. seeds: [M]; hparams: swept name -> values [M]."""
+
+    seeds: np.ndarray
+    hparams: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass(frozen=True)
+class Plan:
+    groups: tuple[Group, ...]
+    members: Members
+
+    @property
+    def num_models(self) -> int:
+        """Trained models in the whole sweep: groups x members."""
+        return len(self.groups) * len(self.members)
+
+
+def make_plan(spec: SweepSpec) -> Plan:
+    """The groups and members of ``spec``, in their fixed order."""
+    points = list(
+        itertools.product(spec.datasets, spec.models, spec.optimizers, spec.steps, spec.batch_sizes)
+    )
+    width = max(3, len(str(len(points) - 1)))
+    groups = tuple(
+        Group(
+            index=index,
+            group_id=_group_id(index, width, dataset, model, optimizer, steps, batch_size),
+            dataset=dataset,
+            model=model,
+            optimizer=optimizer,
+            steps=steps,
+            batch_size=batch_size,
+        )
+        for index, (dataset, model, optimizer, steps, batch_size) in enumerate(points)
+    )
+    return Plan(groups=groups, members=_members(spec))
+
+
+def _members(spec: SweepSpec) -> Members:
+    swept = [name for name in HYPERPARAMETER_FIELDS if getattr(spec, name)]
+    grid = list(itertools.product(*(getattr(spec, name) for name in swept)))
+    # seeds vary fastest: the seeds of one hyperparameter point are neighbours
+    seeds = np.array([seed for _ in grid for seed in spec.seeds], dtype=np.int64)
+    hparams = {
+        name: np.array([point[k] for point in grid for _ in spec.seeds], dtype=np.float64)
+        for k, name in enumerate(swept)
+    }
+    return Members(seeds=seeds, hparams=hparams)
+
+
+def _group_id(index, width, dataset, model, optimizer, steps, batch_size) -> str:
+    batch = "full" if batch_size == 0 else f"b{batch_size}"
+    parts = [dataset, model, optimizer, f"s{steps}", batch]
+    return f"{index:0{width}d}-" + "-".join(re.sub(r"[^A-Za-z0-9.-]+", "_", p) for p in parts)

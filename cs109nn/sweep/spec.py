@@ -1,0 +1,255 @@
+"""Sweep specs: what to train, as a frozen dataclass (no config language of its own).
+
+A sweep is the product of two kinds of axes:
+
+- **static axes** -- data sets x model specs x optimizer kinds x steps x batch sizes. Each point
+  changes the compiled program, so each point is a *group* that compiles once;
+- **vectorised axes** -- seeds x a grid of numeric hyperparameters (one field per engine
+  hyperparameter name). Every point is a *member*; all members of a group train in one program.
+
+An experiment file (``experiments/*.py``) defines ``get_config() -> SweepSpec``; the command line
+changes fields with ``--set key=value`` through :func:`apply_overrides`, typed by the fields'
+annotations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import re
+import sys
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cs109nn.train import HPARAM_NAMES, OPTIMIZERS  # the engine's hyperparameters and kinds
+
+# SweepSpec has a grid field for each engine hyperparameter (checked by a test).
+HYPERPARAMETER_FIELDS = HPARAM_NAMES
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class SpecError(ValueError):
+    """A sweep spec, override or stored config that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep: static axes (one compile each) x vectorised axes (members of one program).
+
+    Hyperparameter fields hold the grid values of that hyperparameter; an empty tuple leaves it
+    off the grid, at the engine's default (``cs109nn.train.DEFAULT_HPARAMS``), and results.csv
+    records the value used either way.
+    """
+
+    name: str = "sweep"
+    # static axes: their product gives the groups
+    datasets: tuple[str, ...] = ("xor",)
+    models: tuple[str, ...] = ("logreg",)
+    optimizers: tuple[str, ...] = ("sgd",)
+    steps: tuple[int, ...] = (200,)
+    batch_sizes: tuple[int, ...] = (0,)  # 0: full batch (the lecture's loop)
+    # vectorised axes: their product gives each group's members (seeds vary fastest)
+    seeds: tuple[int, ...] = (0,)
+    learning_rate: tuple[float, ...] = (0.1,)
+    momentum: tuple[float, ...] = ()
+    weight_decay: tuple[float, ...] = ()
+    init_scale: tuple[float, ...] = ()
+    clip_norm: tuple[float, ...] = ()
+    noise_multiplier: tuple[float, ...] = ()
+    # shared by every group
+    eval_every: int = 10
+    dp: bool = False  # DP-SGD: clip per-example gradients to clip_norm, add noise
+    data_dir: str | None = None  # where CS109 CSV data sets live (``cs109:NAME`` specs)
+    data_seed: int = 0  # seed of generated data sets and of train/test splits
+    n_examples: int | None = None  # size of generated data sets; None: the loader's default
+    save_params: bool = False  # write params/<group_id>.npz
+
+    def __post_init__(self) -> None:
+        hints = _field_types()
+        for field in dataclasses.fields(self):
+            value = _coerce(getattr(self, field.name), hints[field.name], field.name)
+            object.__setattr__(self, field.name, value)
+        self._check()
+
+    def _check(self) -> None:
+        if not _NAME_PATTERN.match(self.name):
+            raise SpecError(f"name must match {_NAME_PATTERN.pattern}, got {self.name!r}")
+        axes = ("datasets", "models", "optimizers", "steps", "batch_sizes", "seeds")
+        for axis in axes + HYPERPARAMETER_FIELDS:
+            values = getattr(self, axis)
+            if not values and axis in axes:  # an empty grid field means the engine default
+                raise SpecError(f"{axis} must hold at least one value")
+            if len(set(values)) != len(values):  # the same member twice
+                raise SpecError(f"{axis} repeats a value: {values}")
+        unknown = [kind for kind in self.optimizers if kind not in OPTIMIZERS]
+        if unknown:
+            raise SpecError(f"unknown optimizers {unknown}; valid: {', '.join(OPTIMIZERS)}")
+        if any(steps <= 0 for steps in self.steps):
+            raise SpecError(f"steps must be positive, got {self.steps}")
+        if any(size < 0 for size in self.batch_sizes):
+            raise SpecError(f"batch_sizes must be >= 0 (0: full batch), got {self.batch_sizes}")
+        if any(seed < 0 for seed in self.seeds):
+            raise SpecError(f"seeds must be >= 0, got {self.seeds}")
+        if self.eval_every <= 0:
+            raise SpecError(f"eval_every must be positive, got {self.eval_every}")
+        if self.n_examples is not None and self.n_examples <= 0:
+            raise SpecError(f"n_examples must be positive, got {self.n_examples}")
+
+
+def to_config(spec: SweepSpec) -> dict[str, Any]:
+    """The spec as a JSON-ready dict (tuples become lists); the resolved config of a run."""
+    return {field.name: _jsonable(getattr(spec, field.name)) for field in dataclasses.fields(spec)}
+
+
+def from_config(config: Mapping[str, Any]) -> SweepSpec:
+    """The spec back from :func:`to_config`'s dict (e.g. a manifest's ``config``)."""
+    _check_keys(config.keys())
+    return SweepSpec(**config)
+
+
+def config_hash(spec: SweepSpec) -> str:
+    """sha256 (hex) of the config's canonical JSON: sorted keys, no spaces, floats by repr."""
+    text = json.dumps(to_config(spec), sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Keys whose values differ between two configs (present in one only counts), sorted."""
+    keys = set(old) | set(new)
+    return sorted(key for key in keys if old.get(key, _MISSING) != new.get(key, _MISSING))
+
+
+def apply_overrides(spec: SweepSpec, overrides: Iterable[str]) -> SweepSpec:
+    """``spec`` with ``["key=value", ...]`` applied, each value parsed by the field's type.
+
+    Tuples parse from comma lists (``seeds=0,1,2``; ``momentum=`` empties the grid); a single
+    value is a one-value tuple (``steps=200``). ``none`` sets an optional field to None; bools
+    take true/false/1/0/yes/no.
+    """
+    hints = _field_types()
+    changes: dict[str, Any] = {}
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        key = key.strip()
+        if not sep:
+            raise SpecError(f"override {override!r} is not of the form key=value")
+        _check_keys([key])
+        changes[key] = _parse(text.strip(), hints[key], key)
+    return dataclasses.replace(spec, **changes)
+
+
+def load_experiment(path: str | os.PathLike) -> SweepSpec:
+    """The spec of an experiment file: a Python file whose ``get_config()`` returns a
+    ``SweepSpec`` (or a dict of its fields). The file's folder is importable while it loads, so
+    a variant can ``from lecture import get_config`` and change a field or two."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"no experiment file at {path}")
+    module_name = "cs109nn_experiment_" + re.sub(r"\W", "_", path.stem)
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise SpecError(f"{path} cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    get_config = getattr(module, "get_config", None)
+    if not callable(get_config):
+        raise SpecError(f"{path} defines no get_config()")
+    config = get_config()
+    if isinstance(config, Mapping):
+        config = from_config(config)
+    if not isinstance(config, SweepSpec):
+        raise SpecError(f"{path}: get_config() returned {type(config).__name__}, not a SweepSpec")
+    return config
+
+
+_MISSING = object()
+
+
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(SweepSpec)
+
+
+def _check_keys(keys: Iterable[str]) -> None:
+    valid = [field.name for field in dataclasses.fields(SweepSpec)]
+    for key in keys:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"unknown key {key!r}{hint}; valid keys: {', '.join(valid)}")
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _optional_inner(tp: Any) -> Any | None:
+    """``T`` for ``T | None``, else None."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return None
+
+
+def _parse(text: str, tp: Any, key: str) -> Any:
+    """A command-line string as a value of type ``tp``."""
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return None if text.lower() in ("none", "null") else _parse(text, inner, key)
+    if typing.get_origin(tp) is tuple:
+        (element, _ellipsis) = typing.get_args(tp)
+        items = [item.strip() for item in text.split(",")] if text else []
+        return tuple(_parse(item, element, key) for item in items)
+    if tp is bool:
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise SpecError(f"{key}: expected true or false, got {text!r}")
+    if tp is str:
+        return text
+    try:
+        return tp(text)
+    except ValueError:
+        raise SpecError(f"{key}: expected {_type_name(tp)}, got {text!r}") from None
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """``value`` checked against ``tp``: lists become tuples, ints become floats where floats
+    are wanted (so ``1`` and ``1.0`` hash alike); anything else of the wrong type is an error."""
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return None if value is None else _coerce(value, inner, key)
+    if typing.get_origin(tp) is tuple:
+        (element, _ellipsis) = typing.get_args(tp)
+        if isinstance(value, str) or not isinstance(value, (tuple, list)):
+            raise SpecError(f"{key}: expected a tuple of {_type_name(element)}, got {value!r}")
+        return tuple(_coerce(item, element, key) for item in value)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = float(value)
+        if math.isnan(value):
+            raise SpecError(f"{key}: NaN is not a hyperparameter value")
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if tp in (str, bool) and isinstance(value, tp):
+        return value
+    raise SpecError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
