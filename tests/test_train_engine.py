@@ -222,3 +222,15 @@ def test_member_key_is_its_seed_alone():
         jax.random.key_data(keys[1]), jax.random.key_data(jax.random.key(9))
     )
     assert jnp.issubdtype(keys.dtype, jax.dtypes.prng_key)
+
+
+def test_a_data_set_of_the_same_shapes_reuses_the_program_and_trains_as_its_own():
+    first, second = small_problem(seed=0), small_problem(seed=1)
+    model = model_from_spec("mlp:4:tanh")
+    trainer = make_train(model, first, steps=20)
+    reused = trainer(member_keys([0, 1]), {}, second)
+    fresh = make_train(model, second, steps=20)(member_keys([0, 1]), {})
+    assert trainer.compile_count == 1
+    np.testing.assert_allclose(reused.history["test_ll"], fresh.history["test_ll"], **FLOAT32_TOL)
+    with pytest.raises(ValueError, match="does not fit this trainer's program"):
+        trainer(member_keys([0]), {}, small_problem(n=70))

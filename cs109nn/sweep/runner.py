@@ -27,7 +27,14 @@ from cs109nn.sweep import run_folder
 from cs109nn.sweep.distributed import broadcast_from_writer, is_writer
 from cs109nn.sweep.plan import Group, Plan, make_plan
 from cs109nn.sweep.spec import SweepSpec, changed_keys, config_hash, to_config
-from cs109nn.train import DEFAULT_HPARAMS, HPARAM_NAMES, TrainResult, make_train, member_keys
+from cs109nn.train import (
+    DEFAULT_HPARAMS,
+    HPARAM_NAMES,
+    Trainer,
+    TrainResult,
+    make_train,
+    member_keys,
+)
 
 
 class RunFolderError(RuntimeError):
@@ -111,22 +118,33 @@ def run_sweep(
     notify(SweepEvent("planned", plan, run_dir, done=done))
     keys = member_keys([int(seed) for seed in plan.members.seeds])
     session_groups: list[str] = []
+    trainers: dict[tuple, Trainer] = {}
     for group in plan.groups:
         if group.group_id in done:
             continue
         notify(SweepEvent("group_started", plan, run_dir, group=group))
         start = time.perf_counter()
         data = datasets[group.dataset]
-        train = make_train(
-            models[(group.dataset, group.model)],
-            data,
-            optimizer=group.optimizer,
-            steps=group.steps,
-            batch_size=group.batch_size or None,
-            eval_every=spec.eval_every,
-            dp=spec.dp,
+        # One compiled program per static group: data sets of the same shapes share it.
+        static = (
+            group.model,
+            data.num_classes,
+            group.optimizer,
+            group.steps,
+            group.batch_size,
+            _shapes(data),
         )
-        result = train(keys, plan.members.hparams)
+        if static not in trainers:
+            trainers[static] = make_train(
+                models[(group.dataset, group.model)],
+                data,
+                optimizer=group.optimizer,
+                steps=group.steps,
+                batch_size=group.batch_size or None,
+                eval_every=spec.eval_every,
+                dp=spec.dp,
+            )
+        result = trainers[static](keys, plan.members.hparams, data)
         wall = time.perf_counter() - start
         if writer:
             _write_group(run_dir, spec, plan, group, result, columns, rows, wall)
@@ -150,6 +168,12 @@ def run_sweep(
         run_folder.write_manifest(run_dir, manifest)
     notify(SweepEvent("finished", plan, run_dir))
     return run_dir
+
+
+def _shapes(data: Dataset) -> tuple:
+    """What a compiled program depends on in a data set: each array's shape and dtype."""
+    arrays = (data.x_train, data.y_train, data.x_test, data.y_test)
+    return tuple(None if a is None else (a.shape, str(a.dtype)) for a in arrays)
 
 
 def _load(spec: SweepSpec, name: str) -> Dataset:

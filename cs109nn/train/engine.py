@@ -102,12 +102,7 @@ class Trainer:
         self.mesh = dev.member_mesh(devices)
         x_train = np.asarray(data.x_train)
         self.dtype = x_train.dtype if np.issubdtype(x_train.dtype, np.floating) else np.float32
-        self.arrays = Arrays(
-            x_train.astype(self.dtype),
-            np.asarray(data.y_train),
-            None if data.x_test is None else np.asarray(data.x_test).astype(self.dtype),
-            None if data.y_test is None else np.asarray(data.y_test),
-        )
+        self.arrays = self._arrays(data)
         rows = x_train.shape[0] if batch_size is None else min(batch_size, x_train.shape[0])
         self._rows = rows
         self._member = make_member_train(
@@ -123,6 +118,26 @@ class Trainer:
         )
         self._compiled: dict[tuple[int, int], jax.stages.Compiled] = {}
         self.compile_count = 0
+
+    def _arrays(self, data: Dataset) -> Arrays:
+        """The data as host arrays of the trainer's dtype."""
+        features = lambda a: None if a is None else np.asarray(a).astype(self.dtype)  # noqa: E731
+        labels = lambda a: None if a is None else np.asarray(a)  # noqa: E731
+        return Arrays(
+            features(data.x_train), labels(data.y_train), features(data.x_test), labels(data.y_test)
+        )
+
+    def _same_shapes(self, data: Dataset) -> Arrays:
+        """Another data set for the same compiled program: it must match shapes and dtypes."""
+        arrays = self._arrays(data)
+        expected = jax.tree.map(lambda a: (a.shape, a.dtype), self.arrays)
+        actual = jax.tree.map(lambda a: (a.shape, a.dtype), arrays)
+        if expected != actual:
+            raise ValueError(
+                f"data {data.name!r} does not fit this trainer's program: expected (shape, "
+                f"dtype) per array {expected}, got {actual}"
+            )
+        return arrays
 
     @property
     def eval_steps(self) -> np.ndarray:
@@ -154,7 +169,15 @@ class Trainer:
             )
         )
 
-    def __call__(self, keys: jax.Array, hparams: Mapping[str, object]) -> TrainResult:
+    def __call__(
+        self, keys: jax.Array, hparams: Mapping[str, object], data: Dataset | None = None
+    ) -> TrainResult:
+        """Train M members: keys [M] (``member_keys``), hparams name -> [M] or a scalar.
+
+        ``data``: another data set of the same shapes and dtypes (e.g. XOR instead of
+        spirals) reuses the compiled program; by default the set-up's data.
+        """
+        arrays = self.arrays if data is None else self._same_shapes(data)
         key_data = np.asarray(jax.random.key_data(keys))
         num_members = key_data.shape[0]
         hp = member_hparams(hparams, num_members, self.dtype)
@@ -166,7 +189,7 @@ class Trainer:
         chunk = max(1, min(chunk, per_device))
         size = dev.padded_size(num_members, num_devices * chunk)
         replicated, split = dev.shardings(self.mesh)
-        data = jax.tree.map(lambda a: dev.global_array(a, replicated), self.arrays)
+        data = jax.tree.map(lambda a: dev.global_array(a, replicated), arrays)
         key_data, hp = dev.pad_members((key_data, hp), size)
         key_data = dev.global_array(key_data, split)
         hp = {name: dev.global_array(value, split) for name, value in hp.items()}
