@@ -1,0 +1,203 @@
+"""Per-example gradients: the slides' "think about one training instance … sum up the gradients".
+
+Convention: ``loss_fn(params, x, y) -> [n]`` takes a BATCH (``x: [n, *features]``,
+``y: [n, ...]``; either may be a pytree whose leaves share the leading [n] axis) and returns
+one loss per example, where loss i depends on example i only — the shape of
+``cs109nn.models.objectives.log_likelihoods`` (negated). The same function serves the batched
+fast path and, called on one-row batches, the ``vmap(grad)`` reference.
+
+Key invariant: ``sum_i per_example_gradients(...)[i] == summed_gradient(...)``.
+
+``method``:
+  ``"vmap"``  — ``vmap(grad(loss of one example))``; any model (conv nets included).
+  ``"dense"`` — every layer a flax ``nn.Dense``: one backward pass gives each layer's input x
+                and output gradient δ (``dense_taps``), then gradient = x ⊗ δ and
+                norm = ‖x‖·‖δ‖ (no per-example gradient built for norms). Raises if the model
+                is not eligible.
+  ``"auto"``  — ``"dense"`` where eligible, else ``"vmap"`` (decided at trace time).
+  Eligibility is checked (every leaf a Dense kernel/bias, example axis first) except for one
+  thing it cannot see: ``loss_fn`` must reach ``params`` only through those Dense calls — a
+  penalty such as λ‖θ‖² inside ``loss_fn`` would be missed; add its gradient separately.
+``microbatch``: process the batch in chunks of that many examples (``lax.map``), so the
+intermediate memory scales with the chunk, not the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from cs109nn.grads.dense_taps import (
+    DenseTaps,
+    LossFn,
+    Params,
+    dense_taps,
+    tap_per_example_gradients,
+    tap_squared_norms,
+)
+
+Method = Literal["auto", "dense", "vmap"]
+
+
+def summed_gradient(loss_fn: LossFn, params: Params, x: Any, y: Any) -> Params:
+    """``jax.grad`` of Σᵢ lossᵢ: the reference the per-example gradients must sum to."""
+    return jax.grad(lambda p: jnp.sum(loss_fn(p, x, y)))(params)
+
+
+def one_example_loss(loss_fn: LossFn) -> Callable[[Params, Any, Any], jax.Array]:
+    """Loss of a single example (no batch axis) from the batched ``loss_fn``."""
+
+    def loss_one(params: Params, xi: Any, yi: Any) -> jax.Array:
+        add_batch = lambda a: jnp.expand_dims(a, 0)  # noqa: E731
+        return loss_fn(params, jax.tree.map(add_batch, xi), jax.tree.map(add_batch, yi))[0]
+
+    return loss_one
+
+
+def vmap_per_example_gradients(loss_fn: LossFn, params: Params, x: Any, y: Any) -> Params:
+    """``vmap(grad(loss of one example))``: leaves [n, *leaf.shape]. Works for any model."""
+    return jax.vmap(jax.grad(one_example_loss(loss_fn)), in_axes=(None, 0, 0))(params, x, y)
+
+
+def tree_norms(per_example: Params) -> jax.Array:
+    """L2 norm over the whole pytree for each example: leaves [n, ...] -> [n]."""
+
+    def squares(g: jax.Array) -> jax.Array:
+        g = g.reshape(g.shape[0], -1).astype(jnp.promote_types(g.dtype, jnp.float32))
+        return jnp.sum(g**2, axis=1)
+
+    return jnp.sqrt(sum(squares(g) for g in jax.tree.leaves(per_example)))
+
+
+def _batch_size(x: Any) -> int:
+    return jax.tree.leaves(x)[0].shape[0]
+
+
+def map_microbatches(fn: Callable[[Any, Any], Any], x: Any, y: Any, microbatch: int | None) -> Any:
+    """``fn(x_chunk, y_chunk)`` over chunks of ``microbatch`` examples, outputs re-joined on axis 0.
+
+    ``fn`` maps a batch [m, ...] to outputs with leading [m]. The chunks run one after another
+    (``lax.map``), bounding intermediate memory by the chunk; a last, shorter chunk takes the
+    remainder when ``microbatch`` does not divide n. ``microbatch=None`` runs the whole batch.
+    """
+    n = _batch_size(x)
+    if microbatch is None or microbatch >= n:
+        return fn(x, y)
+    if microbatch < 1:
+        raise ValueError(f"microbatch must be a positive integer or None, got {microbatch}")
+    chunks, rest = divmod(n, microbatch)
+    head = chunks * microbatch
+    split = lambda a: a[:head].reshape(chunks, microbatch, *a.shape[1:])  # noqa: E731
+    out = lax.map(lambda xy: fn(*xy), (jax.tree.map(split, x), jax.tree.map(split, y)))
+    out = jax.tree.map(lambda o: o.reshape(head, *o.shape[2:]), out)
+    if rest:
+        tail = fn(jax.tree.map(lambda a: a[head:], x), jax.tree.map(lambda a: a[head:], y))
+        out = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=0), out, tail)
+    return out
+
+
+def sum_microbatches(
+    fn: Callable[[Any, Any], tuple[Any, Any]], x: Any, y: Any, microbatch: int | None
+) -> tuple[Any, Any]:
+    """Like ``map_microbatches`` for ``fn(x_chunk, y_chunk) -> (total, per_example)``.
+
+    ``total`` (e.g. a gradient sum) is added up over the chunks in a ``lax.scan`` carry, so
+    memory holds one chunk's work plus one total; ``per_example`` outputs ([m, ...]) are
+    re-joined on axis 0.
+    """
+    n = _batch_size(x)
+    if microbatch is None or microbatch >= n:
+        return fn(x, y)
+    if microbatch < 1:
+        raise ValueError(f"microbatch must be a positive integer or None, got {microbatch}")
+    chunks, rest = divmod(n, microbatch)
+    head = chunks * microbatch
+    split = lambda a: a[:head].reshape(chunks, microbatch, *a.shape[1:])  # noqa: E731
+    xs, ys = jax.tree.map(split, x), jax.tree.map(split, y)
+    first_x, first_y = jax.tree.map(lambda a: a[0], xs), jax.tree.map(lambda a: a[0], ys)
+    total_shape = jax.eval_shape(fn, first_x, first_y)[0]
+    zero_total = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), total_shape)
+
+    def step(total: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
+        chunk_total, per_example = fn(*xy)
+        return jax.tree.map(jnp.add, total, chunk_total), per_example
+
+    total, per_example = lax.scan(step, zero_total, (xs, ys))
+    per_example = jax.tree.map(lambda o: o.reshape(head, *o.shape[2:]), per_example)
+    if rest:
+        tail_total, tail = fn(
+            jax.tree.map(lambda a: a[head:], x), jax.tree.map(lambda a: a[head:], y)
+        )
+        total = jax.tree.map(jnp.add, total, tail_total)
+        per_example = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=0), per_example, tail)
+    return total, per_example
+
+
+def resolve_taps(
+    loss_fn: LossFn, params: Params, x: Any, y: Any, method: Method
+) -> DenseTaps | None:
+    """Dense taps for ``method`` "dense"/"auto", None for "vmap" or an ineligible "auto" model."""
+    if method not in ("auto", "dense", "vmap"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'vmap', got {method!r}")
+    if method == "vmap":
+        return None
+    taps = dense_taps(loss_fn, params, x, y)
+    if taps is None and method == "dense":
+        raise ValueError(
+            "method='dense' needs every parameter to be the kernel or bias of a flax nn.Dense "
+            "called inside loss_fn with the example axis first; use method='vmap' or 'auto'"
+        )
+    return taps
+
+
+def per_example_gradients(
+    loss_fn: LossFn,
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    method: Method = "auto",
+    microbatch: int | None = None,
+) -> Params:
+    """Gradient of each example's loss: a pytree like ``params`` with a leading [n] axis.
+
+    loss_fn(params, x [n, ...], y [n, ...]) -> [n]. Summing over axis 0 gives
+    ``summed_gradient``. The output itself is n·|θ| numbers; ``microbatch`` bounds only the
+    memory of the computation around it.
+    """
+
+    def chunk(xc: Any, yc: Any) -> Params:
+        taps = resolve_taps(loss_fn, params, xc, yc, method)
+        if taps is None:
+            return vmap_per_example_gradients(loss_fn, params, xc, yc)
+        return tap_per_example_gradients(taps)
+
+    return map_microbatches(chunk, x, y, microbatch)
+
+
+def per_example_norms(
+    loss_fn: LossFn,
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    method: Method = "auto",
+    microbatch: int | None = None,
+) -> jax.Array:
+    """‖∇θ lossᵢ‖₂ over the whole parameter pytree, for each example: [n].
+
+    Dense path: ‖x‖·‖δ‖ per layer from one backward pass, no per-example gradient stored;
+    vmap path: per-example gradients of one chunk at a time, reduced to norms.
+    """
+
+    def chunk(xc: Any, yc: Any) -> jax.Array:
+        taps = resolve_taps(loss_fn, params, xc, yc, method)
+        if taps is None:
+            return tree_norms(vmap_per_example_gradients(loss_fn, params, xc, yc))
+        return jnp.sqrt(tap_squared_norms(taps))
+
+    return map_microbatches(chunk, x, y, microbatch)
