@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -100,3 +101,20 @@ def test_l2_penalty_is_half_the_sum_of_squares_with_or_without_biases():
     params = {"params": {"a": {"kernel": jnp.full((2, 3), 2.0), "bias": jnp.ones(3)}}}
     assert float(objectives.l2_penalty(params)) == 0.5 * (6 * 4.0 + 3 * 1.0)
     assert float(objectives.l2_penalty(params, exclude_bias=True)) == 0.5 * 24.0
+
+
+def test_binary_log_likelihood_derivative_is_the_slides_residual():
+    # dLL/dz = y - sigma(z), computed here in float64 numpy; and the second derivative
+    # -sigma(z)(1 - sigma(z)) through the custom rule.
+    z = np.linspace(-30, 30, 13)
+    y = (np.arange(13) % 2).astype(np.float64)
+    with jax.enable_x64(True):
+        first = jax.grad(lambda t: objectives.log_likelihood(t, y, "binary"))(z)
+        second = jax.vmap(
+            jax.grad(
+                jax.grad(lambda t, yi: objectives.log_likelihoods(t[None], yi[None], "binary")[0])
+            )
+        )(z, y)
+    sig = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(first, y - sig, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(second, -sig * (1 - sig), rtol=1e-10, atol=1e-15)

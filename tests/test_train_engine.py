@@ -10,7 +10,8 @@ import pytest
 from cs109nn import lecture
 from cs109nn.data import Dataset, load_dataset
 from cs109nn.models import model_from_spec
-from cs109nn.train import HPARAM_NAMES, make_train, member_keys
+from cs109nn.train import HPARAM_NAMES, choose_chunk_size, make_train, member_keys
+from cs109nn.train.engine import MAX_CHUNK
 
 # vmap and solo runs reduce in different orders: float32 results agree to ~1e-6, not bits.
 FLOAT32_TOL = dict(rtol=2e-5, atol=2e-6)
@@ -234,3 +235,12 @@ def test_a_data_set_of_the_same_shapes_reuses_the_program_and_trains_as_its_own(
     np.testing.assert_allclose(reused.history["test_ll"], fresh.history["test_ll"], **FLOAT32_TOL)
     with pytest.raises(ValueError, match="does not fit this trainer's program"):
         trainer(member_keys([0]), {}, small_problem(n=70))
+
+
+@pytest.mark.parametrize("members", [1, 7, 300, 1024, 1025])
+def test_chunks_are_balanced_capped_and_cover_every_member(members):
+    data = small_problem()
+    chunk = choose_chunk_size(model_from_spec("logreg"), data.x_train, 40, members)
+    chunks = -(-members // chunk)
+    assert 1 <= chunk <= min(members, MAX_CHUNK)
+    assert chunks * chunk - members < chunks  # padding below one member per chunk

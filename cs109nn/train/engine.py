@@ -58,17 +58,24 @@ def choose_chunk_size(model: Model, x_example: np.ndarray, rows: int, members: i
 
     vmapping every member turns each layer into one batched matmul whose working set outgrows
     the caches as members grow (measured: 2.6k member-steps/s at 256 members vs 3.6k at 8 for
-    an MLP on digits). Keep a chunk's activations and parameters near ``CHUNK_BYTES``.
+    an MLP on digits). Keep a chunk's activations and parameters near ``CHUNK_BYTES``, at most
+    ``MAX_CHUNK`` members, and the chunks of equal size so that padding stays small.
     """
     shapes = jax.eval_shape(model.init, jax.random.key(0), x_example[:1])
     num_params = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes))
     features = int(np.prod(x_example.shape[1:]))
     # Hidden activations per row are about |theta| / features for a dense stack.
     per_member = 4 * (4 * num_params + rows * (features + max(1, num_params // features)))
-    return int(max(1, min(members, CHUNK_BYTES // per_member)))
+    largest = int(max(1, min(members, MAX_CHUNK, CHUNK_BYTES // per_member)))
+    # Balance the chunks: 1024 members in chunks of 480 would pad to 1440 (40% waste).
+    return -(-members // -(-members // largest))
 
 
+# Measured on 2 CPU cores (experiments/benchmarks): P2's MLP peaks near 8 members a chunk
+# (~4 MB of activations), P1's logistic regression near 256 (its working set is tiny, but XLA
+# splits a larger chunk's elementwise work less well).
 CHUNK_BYTES = 4 << 20
+MAX_CHUNK = 256
 
 
 class Trainer:

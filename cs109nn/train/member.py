@@ -92,7 +92,7 @@ def make_member_train(
 
     hparams: name -> scalar (see ``HPARAM_NAMES``). ``steps`` must be a multiple of
     ``eval_every``; history has T = steps // eval_every columns, measured after steps
-    eval_every, 2 eval_every, ..., steps. A step whose loss, gradient or new parameters are
+    eval_every, 2 eval_every, ..., steps. A step whose gradient or new parameters are
     non-finite is not taken: the member freezes there and ``diverged_step`` records it (1-based).
     """
     full_batch = batch_size is None or batch_size >= num_train
@@ -138,7 +138,6 @@ def make_member_train(
             params, previous, opt_state, diverged_step = carry
             x, y = batch(data, keys, t)
             if dp:
-                loss = mean_loss(params, x, y)
                 grads = dp_gradient(
                     per_example_loss,
                     params,
@@ -150,15 +149,18 @@ def make_member_train(
                     microbatch=dp_microbatch,
                 )
             else:
-                loss, grads = jax.value_and_grad(mean_loss)(params, x, y)
+                # No loss value per step: evaluation measures LL; the step needs only its
+                # gradient (value_and_grad costs a second pass of transcendentals).
+                grads = jax.grad(mean_loss)(params, x, y)
             updates, new_opt_state = tx.update(grads, opt_state, params)
             new_params = optax.apply_updates(params, updates)
             running = diverged_step < 0
-            finite_loss = jnp.isfinite(loss)
-            ok = running & finite_loss & _all_finite((grads, new_params))
-            # Divergence is data: freeze at the last parameters whose loss was finite (the
-            # previous step's when this loss is already non-finite) and record the step.
-            frozen = select(finite_loss, params, previous)
+            # A non-finite gradient means the forward pass at ``params`` already overflowed.
+            finite_here = _all_finite(grads)
+            ok = running & finite_here & _all_finite(new_params)
+            # Divergence is data: freeze at the last parameters whose forward pass was finite
+            # (the previous step's when this gradient is already non-finite); record the step.
+            frozen = select(finite_here, params, previous)
             return (
                 select(ok, new_params, select(running, frozen, params)),
                 select(ok, params, previous),
