@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cs109nn.cli.sweep_command import print_table
+    from cs109nn.cli.sweep_command import print_table, set_cpu_devices
     from cs109nn.sweep import RunFolderError, SpecError, from_config, run_sweep
     from cs109nn.sweep.results import CROSS_PLATFORM_TOLERANCE, compare_results
     from cs109nn.sweep.run_folder import NUMERICS_FIELDS, read_manifest, read_results
@@ -35,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if manifest.get("finished") is None:
         print(f"note: {run_dir} is unfinished; its missing members will count as mismatches")
+    original = manifest.get("environment", {})
+    if original.get("backend") == "cpu" and original.get("process_count", 1) == 1:
+        # the same platform includes the device count: split the CPU as the original run did
+        set_cpu_devices(int(original["device_count"]))
     out = Path(args.out) if args.out else run_dir.with_name(run_dir.name + "-reproduce")
     if out.resolve() == run_dir.resolve():
         print("cs109nn reproduce: error: --out must differ from RUN_DIR", file=sys.stderr)

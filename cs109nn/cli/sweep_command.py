@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--fresh", action="store_true", help="start over, deleting the run in the folder"
     )
     parser.add_argument("--no-report", action="store_true", help="skip report.md and figures")
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        metavar="N",
+        help="on a CPU, split it into N JAX devices to shard members over (default: one per "
+        "core, unless JAX_NUM_CPU_DEVICES or XLA_FLAGS already set a count)",
+    )
     multi = parser.add_argument_group(
         "many processes",
         "join a jax.distributed run (or set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, "
@@ -43,7 +50,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def set_cpu_devices(count: int | None) -> None:
+    """One JAX CPU device per core by default: XLA:CPU runs one device's small ops on about
+    one core, so members sharded over per-core devices train up to cores-times faster."""
+    configured = "JAX_NUM_CPU_DEVICES" in os.environ or "device_count" in os.environ.get(
+        "XLA_FLAGS", ""
+    )
+    if count is None and configured:
+        return
+    import jax
+
+    try:
+        jax.config.update("jax_num_cpu_devices", count or os.cpu_count() or 1)
+    except RuntimeError:
+        # JAX already ran something in this process (e.g. `main` called from Python): its
+        # devices are fixed, and the sweep uses them as they are.
+        if count is not None and count != jax.device_count():
+            raise RuntimeError(
+                f"cannot split the CPU into {count} devices: JAX already started with "
+                f"{jax.device_count()} in this process"
+            ) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    set_cpu_devices(args.cpu_devices)
     # jax.distributed must start before any JAX computation, so before the heavier imports
     from cs109nn.sweep.distributed import is_writer, maybe_initialize_distributed
 
@@ -72,11 +102,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print_summary(run_dir)
     if not args.no_report:
-        write_report = getattr(importlib.import_module("cs109nn.report"), "write_report", None)
-        if write_report is None:
-            print("report: skipped (cs109nn.report.write_report is not available yet)")
-        else:
-            print(f"report: {write_report(run_dir)}")
+        from cs109nn.report import write_report
+
+        print(f"report: {write_report(run_dir)}")
     print(f"run folder: {run_dir}")
     return 0
 
