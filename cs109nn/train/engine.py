@@ -67,14 +67,18 @@ def choose_chunk_size(model: Model, x_example: np.ndarray, rows: int, members: i
     # Hidden activations per row are about |theta| / features for a dense stack.
     per_member = 4 * (4 * num_params + rows * (features + max(1, num_params // features)))
     largest = int(max(1, min(members, MAX_CHUNK, CHUNK_BYTES // per_member)))
-    # Balance the chunks: 1024 members in chunks of 480 would pad to 1440 (40% waste).
+    # Prefer a chunk that divides the members (no padding at all); failing a divisor of at
+    # least half the largest, balance the chunks (1024 in chunks of 480 would pad to 1440).
+    divisor = max(d for d in range(1, largest + 1) if members % d == 0)
+    if 2 * divisor >= largest:
+        return divisor
     return -(-members // -(-members // largest))
 
 
-# Measured on 2 CPU cores (experiments/benchmarks): P2's MLP peaks near 8 members a chunk
-# (~4 MB of activations), P1's logistic regression near 256 (its working set is tiny, but XLA
+# Measured on 2 CPU cores (experiments/benchmarks): P2's MLP peaks near 8-16 members a chunk
+# (~5-10 MB of activations), P1's logistic regression near 256 (its working set is tiny, but XLA
 # splits a larger chunk's elementwise work less well).
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 8 << 20
 MAX_CHUNK = 256
 
 
