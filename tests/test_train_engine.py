@@ -244,3 +244,29 @@ def test_chunks_are_balanced_capped_and_cover_every_member(members):
     chunks = -(-members // chunk)
     assert 1 <= chunk <= min(members, MAX_CHUNK)
     assert chunks * chunk - members < chunks  # padding below one member per chunk
+
+
+def test_gradient_statistics_equal_the_slides_per_example_gradients():
+    data = small_problem()
+    trainer = make_train(
+        model_from_spec("logreg"), data, steps=20, eval_every=10, gradient_statistics=True
+    )
+    result = trainer(member_keys([0, 1]), {"learning_rate": [0.5, 2.0]})
+    X1 = np.c_[np.ones(len(data.y_train)), data.x_train].astype(np.float64)
+    for i in range(2):
+        bias = np.ravel(result.params["params"]["output"]["bias"][i])
+        kernel = np.ravel(result.params["params"]["output"]["kernel"][i])
+        theta = np.r_[bias, kernel].astype(np.float64)
+        # Per-example gradient of the loss -LL_i: (sigma(theta^T x) - y) x, with x0 = 1.
+        per = (1 / (1 + np.exp(-X1 @ theta)) - data.y_train)[:, None] * X1
+        norms = np.linalg.norm(per, axis=1)
+        n = len(norms)
+        mean_sq = np.sum(per.mean(axis=0) ** 2)
+        trace = (np.sum(norms**2) - n * mean_sq) / (n - 1)
+        np.testing.assert_allclose(result.history["grad_norm_mean"][i, -1], norms.mean(), rtol=1e-5)
+        np.testing.assert_allclose(
+            result.history["grad_norm_p90"][i, -1], np.quantile(norms, 0.9), rtol=1e-5
+        )
+        np.testing.assert_allclose(
+            result.history["noise_scale"][i, -1], trace / (mean_sq - trace / n), rtol=1e-3
+        )

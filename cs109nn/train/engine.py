@@ -97,6 +97,7 @@ class Trainer:
         objective: Objective | None = None,
         dp: bool = False,
         dp_microbatch: int | None = None,
+        gradient_statistics: bool = False,
         chunk_size: int | None = None,
         devices: list | None = None,
     ) -> None:
@@ -126,6 +127,7 @@ class Trainer:
             num_train=x_train.shape[0],
             dp=dp,
             dp_microbatch=dp_microbatch,
+            gradient_statistics=gradient_statistics,
         )
         self._compiled: dict[tuple[int, int], jax.stages.Compiled] = {}
         self.compile_count = 0
@@ -240,6 +242,7 @@ def make_train(model: Model, data: Dataset, **options) -> Trainer:
 
     Options (see ``Trainer``): optimizer ("sgd" | "momentum" | "adam"), steps, batch_size
     (None = full batch, the lecture's loop), eval_every, objective, dp, dp_microbatch,
+    gradient_statistics (per-example gradient norm quantiles and noise scale in the history),
     chunk_size (members vectorised at once per device; None = chosen from the model's size),
     devices (default: all of ``jax.devices()``).
     """

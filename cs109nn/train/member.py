@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from cs109nn.grads import dp_gradient
+from cs109nn.grads import dp_gradient, gradient_noise_scale_from_norms, per_example_norms
 from cs109nn.models import objectives
 from cs109nn.models.model import Model, Params
 from cs109nn.train.optimizers import make_optimizer
@@ -87,6 +87,7 @@ def make_member_train(
     num_train: int,
     dp: bool = False,
     dp_microbatch: int | None = None,
+    gradient_statistics: bool = False,
 ) -> Callable[[Arrays, jax.Array, dict[str, jax.Array]], MemberRun]:
     """Build ``train(data, key, hparams) -> MemberRun`` for one member (static set-up here).
 
@@ -94,6 +95,9 @@ def make_member_train(
     ``eval_every``; history has T = steps // eval_every columns, measured after steps
     eval_every, 2 eval_every, ..., steps. A step whose gradient or new parameters are
     non-finite is not taken: the member freezes there and ``diverged_step`` records it (1-based).
+    ``gradient_statistics`` adds, at every evaluation, the distribution of per-example gradient
+    norms of the loss over the training set (``grad_norm_mean``, ``grad_norm_p50``,
+    ``grad_norm_p90``) and the gradient noise scale B_simple (``noise_scale``).
     """
     full_batch = batch_size is None or batch_size >= num_train
     batches_per_epoch = 1 if full_batch else num_train // batch_size
@@ -119,6 +123,14 @@ def make_member_train(
             "train_ll": jnp.mean(objective.log_likelihoods(logits, data.y_train)),
             "train_acc": objective.accuracy(logits, data.y_train),
         }
+        if gradient_statistics:
+            norms = per_example_norms(per_example_loss, params, data.x_train, data.y_train)
+            mean_grad = jax.grad(mean_loss)(params, data.x_train, data.y_train)
+            metrics["grad_norm_mean"] = jnp.mean(norms)
+            metrics["grad_norm_p50"], metrics["grad_norm_p90"] = jnp.quantile(
+                norms, jnp.asarray([0.5, 0.9], norms.dtype)
+            )
+            metrics["noise_scale"] = gradient_noise_scale_from_norms(norms, mean_grad).b_simple
         if data.x_test is not None:
             logits = model.apply(params, data.x_test)
             metrics["test_ll"] = jnp.mean(objective.log_likelihoods(logits, data.y_test))
