@@ -172,8 +172,11 @@ def accuracy_vs_learning_rate_figure(
     )
     # A shared y axis so that models can be compared by eye across panels.
     axes = figure.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
+    # One colour per series label across all panels, so "momentum=0" reads the same everywhere.
+    labels = sorted({label for summaries in by_model.values() for label in _labels(summaries)})
+    colors = {label: _COLORS[i % len(_COLORS)] for i, label in enumerate(labels)}
     for axis, (model, summaries) in zip(axes, by_model.items(), strict=False):
-        _plot_learning_rate_series(axis, summaries, max_series)
+        _plot_learning_rate_series(axis, summaries, max_series, colors)
         axis.set_title(f"model={model}")
         axis.set_xscale("log")
         axis.set_xlabel("learning rate")
@@ -199,15 +202,28 @@ def _count_series(summaries: Sequence[ConfigSummary]) -> int:
     return len({_rest_of_config(summary) for summary in summaries})
 
 
-def _plot_learning_rate_series(axis: Any, summaries: list[ConfigSummary], max_series: int) -> None:
-    """One line per config that differs only by learning rate; the best ``max_series`` lines."""
+def _series(summaries: Sequence[ConfigSummary]) -> tuple[dict, list[str]]:
+    """Configs that differ only by learning rate, and the columns that tell them apart."""
     series: dict[ConfigKey, list[ConfigSummary]] = {}
     for summary in summaries:
         series.setdefault(_rest_of_config(summary), []).append(summary)
-    columns = [c for c in varying_columns(series) if c not in ("model", "dataset")]
+    return series, [c for c in varying_columns(series) if c not in ("model", "dataset")]
+
+
+def _labels(summaries: Sequence[ConfigSummary]) -> list[str]:
+    series, columns = _series(summaries)
+    return [config_label(rest, columns) if columns else "" for rest in series]
+
+
+def _plot_learning_rate_series(
+    axis: Any, summaries: list[ConfigSummary], max_series: int, colors: dict[str, str]
+) -> None:
+    """One line per config that differs only by learning rate; the best ``max_series`` lines."""
+    series, columns = _series(summaries)
     ordered = sorted(series.items(), key=lambda item: -_best_mean(item[1]))
     for index, (rest, members) in enumerate(ordered[:max_series]):
-        color = _COLORS[index % len(_COLORS)]
+        label = config_label(rest, columns) if columns else ""
+        color = colors.get(label, _COLORS[index % len(_COLORS)])
         members = sorted(members, key=lambda s: dict(s.config)["learning_rate"])
         _mark_diverged(axis, members, color, with_text=len(ordered) <= _ANNOTATED_SERIES)
         members = [s for s in members if s.n > 0]
@@ -227,7 +243,7 @@ def _plot_learning_rate_series(axis: Any, summaries: list[ConfigSummary], max_se
             marker="o",
             markersize=4,
             capsize=3,
-            label=config_label(rest, columns) if columns else None,
+            label=label or None,
         )
     if columns:
         title = "" if len(ordered) <= max_series else f"best {max_series} of {len(ordered)}"
