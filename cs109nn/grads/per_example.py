@@ -84,20 +84,31 @@ def map_microbatches(fn: Callable[[Any, Any], Any], x: Any, y: Any, microbatch: 
     (``lax.map``), bounding intermediate memory by the chunk; a last, shorter chunk takes the
     remainder when ``microbatch`` does not divide n. ``microbatch=None`` runs the whole batch.
     """
+    chunked = _split_microbatches(x, y, microbatch)
+    if chunked is None:
+        return fn(x, y)
+    (xs, ys), head, tail = chunked
+    out = lax.map(lambda xy: fn(*xy), (xs, ys))
+    out = jax.tree.map(lambda o: o.reshape(head, *o.shape[2:]), out)
+    if tail is not None:
+        out = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=0), out, fn(*tail))
+    return out
+
+
+def _split_microbatches(x: Any, y: Any, microbatch: int | None):
+    """None when one chunk holds the batch; else ((xs, ys) [chunks, microbatch, ...], the
+    number of examples they hold, and the (x, y) remainder or None)."""
     n = _batch_size(x)
     if microbatch is None or microbatch >= n:
-        return fn(x, y)
+        return None
     if microbatch < 1:
         raise ValueError(f"microbatch must be a positive integer or None, got {microbatch}")
     chunks, rest = divmod(n, microbatch)
     head = chunks * microbatch
     split = lambda a: a[:head].reshape(chunks, microbatch, *a.shape[1:])  # noqa: E731
-    out = lax.map(lambda xy: fn(*xy), (jax.tree.map(split, x), jax.tree.map(split, y)))
-    out = jax.tree.map(lambda o: o.reshape(head, *o.shape[2:]), out)
-    if rest:
-        tail = fn(jax.tree.map(lambda a: a[head:], x), jax.tree.map(lambda a: a[head:], y))
-        out = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=0), out, tail)
-    return out
+    remainder = lambda a: a[head:]  # noqa: E731
+    tail = (jax.tree.map(remainder, x), jax.tree.map(remainder, y)) if rest else None
+    return (jax.tree.map(split, x), jax.tree.map(split, y)), head, tail
 
 
 def sum_microbatches(
@@ -109,15 +120,10 @@ def sum_microbatches(
     memory holds one chunk's work plus one total; ``per_example`` outputs ([m, ...]) are
     re-joined on axis 0.
     """
-    n = _batch_size(x)
-    if microbatch is None or microbatch >= n:
+    chunked = _split_microbatches(x, y, microbatch)
+    if chunked is None:
         return fn(x, y)
-    if microbatch < 1:
-        raise ValueError(f"microbatch must be a positive integer or None, got {microbatch}")
-    chunks, rest = divmod(n, microbatch)
-    head = chunks * microbatch
-    split = lambda a: a[:head].reshape(chunks, microbatch, *a.shape[1:])  # noqa: E731
-    xs, ys = jax.tree.map(split, x), jax.tree.map(split, y)
+    (xs, ys), head, tail_xy = chunked
     first_x, first_y = jax.tree.map(lambda a: a[0], xs), jax.tree.map(lambda a: a[0], ys)
     total_shape = jax.eval_shape(fn, first_x, first_y)[0]
     zero_total = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), total_shape)
@@ -128,10 +134,8 @@ def sum_microbatches(
 
     total, per_example = lax.scan(step, zero_total, (xs, ys))
     per_example = jax.tree.map(lambda o: o.reshape(head, *o.shape[2:]), per_example)
-    if rest:
-        tail_total, tail = fn(
-            jax.tree.map(lambda a: a[head:], x), jax.tree.map(lambda a: a[head:], y)
-        )
+    if tail_xy is not None:
+        tail_total, tail = fn(*tail_xy)
         total = jax.tree.map(jnp.add, total, tail_total)
         per_example = jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=0), per_example, tail)
     return total, per_example
