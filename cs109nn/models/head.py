@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax
 from flax import linen as nn
+from jax import lax
 
 from cs109nn.models.initializers import Initializer
 from cs109nn.models.model import Output
@@ -18,6 +19,18 @@ def flatten_features(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1)
 
 
+def _logit_dot(lhs: jax.Array, rhs: jax.Array, dimension_numbers, precision=None, **kwargs):
+    """``h @ k`` computed as ``(kᵀ hᵀ)ᵀ`` for the binary head's single output.
+
+    Same value; under ``vmap`` over members it puts members before examples, the layout the
+    elementwise y − σ(z) pass that follows wants (measured +23 % on 1,024 logistic regressions,
+    experiments/benchmarks). Still exactly ``nn.Dense``, so per-example gradient taps see it.
+    """
+    if lhs.ndim != 2 or rhs.ndim != 2:
+        return lax.dot_general(lhs, rhs, dimension_numbers, precision, **kwargs)
+    return lax.dot_general(rhs, lhs, (((0,), (1,)), ((), ())), precision, **kwargs).T
+
+
 def logits_head(h: jax.Array, output: Output, num_classes: int, kernel_init: Initializer):
     """Logits from features ``h: [n, ...]``: ``[n]`` (binary) or ``[n, K]`` (categorical).
 
@@ -25,7 +38,7 @@ def logits_head(h: jax.Array, output: Output, num_classes: int, kernel_init: Ini
     """
     h = flatten_features(h)
     if output == "binary":
-        return nn.Dense(1, kernel_init=kernel_init, name="output")(h)[:, 0]
+        return nn.Dense(1, kernel_init=kernel_init, dot_general=_logit_dot, name="output")(h)[:, 0]
     if output == "categorical":
         return nn.Dense(num_classes, kernel_init=kernel_init, name="output")(h)
     raise ValueError(f"output must be 'binary' or 'categorical', got {output!r}")
