@@ -220,10 +220,7 @@ class Trainer:
 
         run = dev.to_host(run)
         params = jax.tree.map(lambda a: a[:num_members], run.params)
-        history = {
-            name: a[:num_members].T if a.shape[0] != size else a[:num_members]
-            for name, a in run.history.items()
-        }
+        history = {name: a[:num_members] for name, a in run.history.items()}
         diverged_step = run.diverged_step[:num_members]
         return TrainResult(
             params=params,

@@ -12,6 +12,7 @@ and the range, because this machine is shared.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import statistics
@@ -257,3 +258,20 @@ def engine_source(repo: str) -> str:
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = " + uncommitted changes in cs109nn/" if git("status", "--porcelain", "cs109nn") else ""
     return f"git {head}{dirty}; train+objectives sha256 {digest.hexdigest()[:10]}"
+
+
+def add_shared_arguments(parser: argparse.ArgumentParser, *, threads_help: str) -> None:
+    """The options P1 and P2 share: repeats of the chunk sweep, threads, devices, output."""
+    parser.add_argument(
+        "--sweep-repeats", type=int, default=None, help="rounds of the chunk sweep (default 3)"
+    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help=threads_help)
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=os.cpu_count(),
+        help="JAX CPU devices (JAX_NUM_CPU_DEVICES; default one per core); the engine runs on "
+        "1 and on all of them",
+    )
+    parser.add_argument("--profile", action="store_true", help="per-op profile of the engine")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")

@@ -65,9 +65,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="default 1000 (quick: 200)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds (default 7; quick 2)")
     parser.add_argument(
-        "--sweep-repeats", type=int, default=None, help="rounds of the chunk sweep (default 3)"
-    )
-    parser.add_argument(
         "--chunks",
         default=None,
         help="comma-separated chunk sizes to sweep (default 1024,512,256,128,64,32,16,8; "
@@ -75,23 +72,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--numpy-members", type=int, default=None, help="(a) subset (16)")
     parser.add_argument("--loop-members", type=int, default=None, help="(b) subset (64)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=os.cpu_count(),
-        help="OMP/MKL/OpenBLAS threads for numpy and torch (default: all cores); torch is "
+    parser.add_argument("--what-if", action="store_true", help="time replacement member steps")
+    common.add_shared_arguments(
+        parser,
+        threads_help="OMP/MKL/OpenBLAS threads for numpy and torch (default: all cores); torch is "
         "also timed with 1 thread",
     )
-    parser.add_argument(
-        "--cpu-devices",
-        type=int,
-        default=os.cpu_count(),
-        help="JAX CPU devices (JAX_NUM_CPU_DEVICES; default one per core); the engine runs on "
-        "1 and on all of them",
-    )
-    parser.add_argument("--profile", action="store_true", help="per-op profile of each program")
-    parser.add_argument("--what-if", action="store_true", help="time replacement member steps")
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args()
     quick = args.quick
     args.members = args.members or (256 if quick else 1024)

@@ -55,9 +55,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="default 100 (quick: 20)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds (default 5; quick 2)")
     parser.add_argument(
-        "--sweep-repeats", type=int, default=None, help="rounds of the chunk sweep (default 3)"
-    )
-    parser.add_argument(
         "--chunks",
         default=None,
         help="comma-separated chunk sizes to sweep at every M (default 128,64,32,16,8,4,2,1; "
@@ -65,25 +62,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--loop-members", type=int, default=None, help="loop subset (16)")
     parser.add_argument(
-        "--threads",
-        type=int,
-        default=os.cpu_count(),
-        help="OMP/MKL/OpenBLAS threads (pinned for completeness; no variant here uses BLAS)",
-    )
-    parser.add_argument(
-        "--cpu-devices",
-        type=int,
-        default=os.cpu_count(),
-        help="JAX CPU devices (JAX_NUM_CPU_DEVICES; default one per core); the engine runs on "
-        "1 and on all of them",
-    )
-    parser.add_argument("--profile", action="store_true", help="per-op profile of the engine")
-    parser.add_argument(
         "--what-if",
         action="store_true",
         help="the engine with a members-major re-laid MLP (chunks 16 and 8)",
     )
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    common.add_shared_arguments(
+        parser,
+        threads_help="OMP/MKL/OpenBLAS threads (pinned for completeness; no variant uses BLAS)",
+    )
     args = parser.parse_args()
     quick = args.quick
     args.members = [int(m) for m in (args.members or ("16,64" if quick else "64,256")).split(",")]
