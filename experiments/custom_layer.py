@@ -33,7 +33,7 @@ class LearnedSigmoid(nn.Module):
     @nn.compact
     def __call__(self, z: jax.Array) -> jax.Array:
         slope = self.param("slope", nn.initializers.ones, (z.shape[-1],))
-        return jax.nn.sigmoid(slope * z)
+        return jax.nn.sigmoid(slope[None] * z)  # [1, H] ⊙ [n, H]: broadcast made explicit
 
 
 def rbf(num_centres: int) -> Layer:

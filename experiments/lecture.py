@@ -26,7 +26,7 @@ def get_config() -> SweepSpec:
         models=("logreg", "mlp:8:sigmoid", "mlp:32x32:sigmoid", "mlp:32x32:relu"),
         optimizers=("momentum",),
         steps=(1000,),
-        batch_sizes=(0,),  # full batch: the slides' loop
+        batch_sizes=(None,),  # full batch: the slides' loop
         seeds=tuple(range(8)),
         learning_rate=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
         momentum=(0.0, 0.9),

@@ -12,7 +12,7 @@ import numpy as np
 
 from cs109nn.data import load_dataset
 from cs109nn.models import model_from_spec
-from cs109nn.train import make_train, member_keys
+from cs109nn.train import make_runner, member_keys
 
 SEEDS = [0, 1, 2, 3, 4]  # 5 members: padded to a multiple of the device count
 
@@ -25,7 +25,7 @@ def main(out: str) -> None:
         "clip_norm": [1.0] * 5,
         "noise_multiplier": [0.5] * 5,
     }
-    trainer = make_train(
+    trainer = make_runner(
         model,
         data,
         optimizer="momentum",

@@ -60,7 +60,7 @@ def test_grad_sq_norm_is_unbiased_on_small_batches_where_the_naive_one_is_not():
     G = np.zeros(d, np.float32)
     G[:5] = 1.0
     noise = np.random.default_rng(3).normal(scale=s, size=(batches, n, d)).astype(np.float32)
-    scales = jax.jit(jax.vmap(lambda e: gradient_noise_scale({"g": G + e})))(noise)
+    scales = jax.jit(jax.vmap(lambda e: gradient_noise_scale({"g": G[None, :] + e})))(noise)
     naive = np.mean(np.sum((G + noise.mean(1)) ** 2, -1))
     np.testing.assert_allclose(np.mean(scales.grad_sq_norm), 5.0, atol=0.3)
     np.testing.assert_allclose(np.mean(scales.trace_sigma), d * s**2, rtol=0.03)

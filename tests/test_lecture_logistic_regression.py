@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -92,6 +94,19 @@ def test_log_likelihoods_equal_float64_numpy(scale):
     )
 
 
+def test_bernoulli_log_likelihoods_keep_any_shape_and_equal_float64_numpy():
+    # The LL term logistic regression and the network share, on logits of any shape.
+    rng = np.random.default_rng(11)
+    z = rng.normal(scale=4.0, size=(3, 5)).astype(np.float32)
+    y = rng.integers(0, 2, size=(3, 5))
+    p = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
+    expected = y * np.log(p) + (1 - y) * np.log(1 - p)
+    got = lecture.bernoulli_log_likelihoods(z, y)
+    chex.assert_shape(got, (3, 5))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
 def test_sigmoid_matches_closed_form():
     z = np.linspace(-30, 30, 61)
     np.testing.assert_allclose(lecture.sigmoid(z), 1 / (1 + np.exp(-z)), rtol=1e-6)
@@ -150,3 +165,59 @@ def test_newton_reports_separable_data():
 def test_newton_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match=r"X \(4, 2\) and y \(3,\)"):
         lecture.newton(np.zeros((4, 2)), np.zeros(3))
+
+
+def numpy_ll64_from_logits(theta, X, y) -> float:
+    """LL(theta) in float64 numpy by another identity than the package's: y z - log(1 + e^z)."""
+    z = theta[0] + np.asarray(X, np.float64) @ theta[1:]
+    return float(np.sum(y * z - np.logaddexp(0.0, z)))
+
+
+def noisy_problem():
+    """Not separable: after 2 Newton steps no example is near saturation."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    return X, (rng.random(40) < 1 / (1 + np.exp(-X[:, 0]))).astype(np.float64)
+
+
+def separable_problem():
+    """Separable: after 8 Newton steps the example at x = 3 has margin ~22 > SATURATED."""
+    return np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "data,good_steps,outcome",
+    [(noisy_problem, 2, "not_converged"), (separable_problem, 8, "quasi_separated")],
+    ids=["noisy", "separable"],
+)
+def test_newton_keeps_its_point_when_step_halving_runs_out(monkeypatch, data, good_steps, outcome):
+    # `lecture.newton` is the function; the module is reached by its import path.
+    newton_module = importlib.import_module("cs109nn.lecture.newton")
+    true_step = newton_module._newton_step
+    calls = []
+
+    def step_that_lowers_ll_at_every_t(hessian, g):
+        # After `good_steps` true steps, add a component of length 1e8 orthogonal to g: the
+        # Newton decrement g.step / 2 is unchanged (so no "converged" stop), yet even at
+        # t = 2^-33 the step moves theta by ~0.01 sideways, where the concave LL's second-order
+        # loss dwarfs the first-order gain t * g.step: every halving lowers LL.
+        calls.append(len(calls))
+        step = true_step(hessian, g)
+        if len(calls) <= good_steps:
+            return step
+        v = np.random.default_rng(0).normal(size=g.shape)
+        w = v - (v @ g) / (g @ g) * g
+        return step + 1e8 * w / np.linalg.norm(w)
+
+    monkeypatch.setattr(newton_module, "_newton_step", step_that_lowers_ll_at_every_t)
+    X, y = data()
+    result = lecture.newton(X, y)
+
+    assert len(calls) == good_steps + 1  # stopped at the first step no halving could save
+    assert result.outcome == outcome
+    assert result.iterations == good_steps == len(result.ll_history) - 1
+    assert np.all(result.ll >= result.ll_history)
+    assert result.ll == result.ll_history[-1]
+    np.testing.assert_allclose(
+        result.ll, numpy_ll64_from_logits(result.theta, X, y), rtol=1e-12, atol=1e-14
+    )

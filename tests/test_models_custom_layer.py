@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from cs109nn import models
 
@@ -39,3 +40,33 @@ def test_the_example_trains_both_specs_on_two_moons_beyond_what_a_line_can():
     # logistic regression tops out near 0.88 on these moons; both custom models go further
     assert set(accuracies) == set(example.SPECS)
     assert all(acc >= 0.95 for acc in accuracies.values()), accuracies
+
+
+def _filled_layer(value: float, widen: int):
+    """A factory of pure layers ``x [n, m] -> x @ w``, ``w [m, widen·width]`` all ``value``."""
+
+    def factory(width: int) -> models.Layer:
+        return models.Layer(
+            init=lambda key, x: {"w": jnp.full((x.shape[-1], widen * width), value)},
+            apply=lambda p, x: x @ p["w"],
+        )
+
+    return factory
+
+
+def test_a_built_model_keeps_its_layer_when_the_name_is_registered_again():
+    models.register_layer("test_mylayer", _filled_layer(1.0, 1))
+    model = models.model_from_spec("stack:test_mylayer=4-relu")
+    # Another factory under the same name, before the first model is ever initialised/traced.
+    models.register_layer("test_mylayer", _filled_layer(2.0, 2))
+    x = jnp.asarray([[1.0, 2.0, 3.0]])
+    params = model.init(jax.random.key(0), x)
+    np.testing.assert_array_equal(params["params"]["test_mylayer_0"]["theta"]["w"], np.ones((3, 4)))
+    # With the head's kernel ones and bias 0: logit = Σ_j relu(x @ 1)_j = 4 · (1 + 2 + 3) = 24.
+    params["params"]["output"] = {"kernel": jnp.ones((4, 1)), "bias": jnp.zeros(1)}
+    np.testing.assert_allclose(model.apply(params, x), [24.0])
+    np.testing.assert_allclose(jax.jit(model.apply)(params, x), [24.0])
+    # The registration did take effect: a model built after it has the second layer.
+    later = models.model_from_spec("stack:test_mylayer=4-relu")
+    later_w = later.init(jax.random.key(0), x)["params"]["test_mylayer_0"]["theta"]["w"]
+    np.testing.assert_array_equal(later_w, np.full((3, 8), 2.0))

@@ -201,7 +201,8 @@ def test_a_registered_activation_and_flax_layer_work_in_mlp_and_stack_specs():
 
         @nn.compact
         def __call__(self, x):
-            return x * self.param("s", nn.initializers.constant(self.factor), (x.shape[-1],))
+            scale = self.param("s", nn.initializers.constant(self.factor), (x.shape[-1],))
+            return x * scale[None]  # [n, d] ⊙ [1, d]: explicit, as conftest's strict ranks want
 
     models.register_layer("test_scale", Scale)
     assert {"test_softsign", "test_scale"} <= set(models.known_layers())
@@ -267,3 +268,17 @@ def test_layer_tokens_parse_numbers_and_keep_exponents_whole():
     tokens = registry._LAYER_SPLIT.split("dense=8-leaky_relu=1e-3-tanh")
     assert tokens == ["dense=8", "leaky_relu=1e-3", "tanh"]
     assert math.isclose(models.parse_layer(tokens[1]).args[0], 1e-3)
+
+
+def test_an_unknown_name_suggests_the_closest_known_one_in_every_registry():
+    for spec, says in [
+        ("mlp:8:relu:glorott", "unknown initialiser 'glorott' (did you mean 'glorot'?)"),
+        ("mlp:8:tahn", "unknown layer 'tahn' in 'tahn' (did you mean 'tanh'?)"),
+        ("softmax-mpl:8", "unknown model 'softmax-mpl' (did you mean 'softmax-mlp'?)"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(says)):
+            models.model_from_spec(spec)
+    with pytest.raises(ValueError, match="built-in initialiser"):
+        models.register_initializer("he", models.initializer("zeros"))
+    with pytest.raises(ValueError, match="'binary' or 'categorical', got 'multi'"):
+        models.register_model("test-multi", lambda: None, output="multi")

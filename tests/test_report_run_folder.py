@@ -1,4 +1,5 @@
-"""report.md and figures of a synthetic run folder, checked against numpy and scipy."""
+"""report.md and figures of a synthetic run folder, checked against numpy and scipy; and the
+report's refusal of anything the sweep does not write."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from scipy import stats
 
 from cs109nn.cli.main import main
-from cs109nn.report import read_results, read_run, write_report
+from cs109nn.report import read_run, write_report
+from cs109nn.run_folder_schema import RunFolderFormatError, results_columns
 
 SEEDS = [0, 1, 2, 3, 4]
 LEARNING_RATES = [0.01, 0.1, 1.0]
@@ -28,12 +30,10 @@ BASE_ACCURACY = {
     ("mlp", 1.0): 0.85,
 }
 DIVERGED = {("mlp", 1.0, 1): 17, ("mlp", 1.0, 3): 42}  # (model, lr, seed) -> step
-COLUMNS = [
-    "group", "member", "dataset", "model", "optimizer", "steps", "batch_size", "seed",
-    "learning_rate", "momentum", "param_count", "final_train_ll", "final_train_acc",
-    "final_test_ll", "final_test_acc", "diverged", "diverged_step", "group_wall_s",
-    "group_compile_s", "host",
-]  # fmt: skip
+# The sweep's header; every value below is computed here, independently of the package.
+COLUMNS = results_columns(with_test=True)
+HYPERPARAMETERS = {"momentum": 0.0, "weight_decay": 0.0, "init_scale": 1.0}
+HYPERPARAMETERS |= {"clip_norm": float("inf"), "noise_multiplier": 0.0}
 EVAL_STEPS = np.arange(0, 101, 10)
 
 
@@ -42,76 +42,110 @@ def _accuracy(dataset: str, model: str, lr: float, seed: int) -> float:
     return BASE_ACCURACY[(model, lr)] + float(noise.normal(0.0, 0.01))
 
 
+def _curves(members: list[tuple], with_test: bool) -> dict[str, np.ndarray]:
+    """A group's history [M, T]: accuracy rising to each member's own; a diverged member
+    frozen from its step on (at its last finite value, as the engine freezes it)."""
+    fraction = (EVAL_STEPS / EVAL_STEPS[-1])[None, :]
+    final = np.array([acc for _, _, acc, _ in members])[:, None]
+    test_acc = 0.5 + (final - 0.5) * fraction
+    for index, (_, _, _, step) in enumerate(members):
+        if step is not None:
+            test_acc[index, EVAL_STEPS > step] = test_acc[index, EVAL_STEPS <= step][-1]
+    ones = np.ones_like(test_acc)
+    curves = {"train_ll": -0.7 + 0.4 * fraction * ones, "train_acc": test_acc + 0.02}
+    if with_test:
+        curves |= {"test_ll": -0.7 + 0.3 * fraction * ones, "test_acc": test_acc}
+    return curves
+
+
+def _manifest(groups: list[str], **changes) -> dict:
+    """A manifest as the sweep writes it (``changes`` replace top-level or environment keys)."""
+    environment = {
+        "versions": {"python": "3.11.9", "jax": "0.4.35", "numpy": np.__version__},
+        "flags": {"jax_enable_x64": False},
+        "backend": "cpu",
+        "device_kinds": ["cpu"],
+        "device_count": 2,
+        "local_device_count": 2,
+        "process_count": 1,
+        "host": {"system": "Linux", "machine": "x86_64", "cpu": "test"},
+        "git_commit": None,
+        "git_dirty": None,
+    }
+    environment |= {k: v for k, v in changes.items() if k in environment}
+    manifest = {
+        "format": "cs109nn-run-folder/1",
+        "experiment": "synthetic",
+        "config": {"name": "synthetic", "seeds": SEEDS},
+        "config_hash": "abc123def456",
+        "plan": {"groups": groups, "members_per_group": 15, "models": 15 * len(groups)},
+        "results_columns": list(COLUMNS),
+        "environment": environment,
+        "started": "2025-01-01T00:00:00+00:00",
+        "finished": "2025-01-01T00:05:00+00:00",
+        "sessions": [],
+    }
+    manifest |= {k: v for k, v in changes.items() if k not in environment}
+    session = {"started": manifest["started"], "finished": manifest["finished"]}
+    manifest["sessions"] = [session | {"environment": environment, "groups_run": groups}]
+    return manifest
+
+
 def write_synthetic_run(run_dir: Path) -> list[dict]:
     """A run folder as the sweep runner writes it, with plain csv/json/numpy."""
-    run_dir.mkdir()
-    (run_dir / "curves").mkdir()
-    rows = []
+    (run_dir / "curves").mkdir(parents=True)
+    rows, groups = [], []
     for dataset in ("digits", "planar"):  # planar has no test split
         for model in ("logreg", "mlp"):
-            group = f"{dataset}-{model}"
+            group = f"{len(groups):03d}-{dataset}-{model}-sgd-s100-b32"
+            groups.append(group)
             members = []
             for lr in LEARNING_RATES:
                 for seed in SEEDS:
                     step = DIVERGED.get((model, lr, seed)) if dataset == "digits" else None
-                    acc = _accuracy(dataset, model, lr, seed)
-                    members.append((lr, seed, acc, step))
-                    rows.append(
-                        {
-                            "group": group,
-                            "member": len(members) - 1,
-                            "dataset": dataset,
-                            "model": model,
-                            "optimizer": "sgd",
-                            "steps": 100,
-                            "batch_size": 32,
-                            "seed": seed,
-                            "learning_rate": lr,
-                            "momentum": 0.0,
-                            "param_count": 65 if model == "logreg" else 1300,
-                            "final_train_ll": "nan" if step else -0.3,
-                            "final_train_acc": "nan" if step else acc + 0.02,
-                            "final_test_ll": "" if dataset == "planar" else -0.4,
-                            "final_test_acc": "" if dataset == "planar" or step else acc,
-                            "diverged": step is not None,
-                            "diverged_step": step if step else -1,
-                            "group_wall_s": 3.25,
-                            "group_compile_s": 1.5,
-                            "host": f"h{seed % 2}",  # unknown column that varies per seed
-                        }
-                    )
-            fraction = (EVAL_STEPS / EVAL_STEPS[-1])[None, :]
-            final = np.array([acc for _, _, acc, _ in members])[:, None]
-            test_acc = 0.5 + (final - 0.5) * fraction
-            for index, (_, _, _, step) in enumerate(members):
-                if step is not None:
-                    test_acc[index, EVAL_STEPS > step] = np.nan
+                    members.append((lr, seed, _accuracy(dataset, model, lr, seed), step))
+            curves = _curves(members, with_test=dataset == "digits")
+            for member, (lr, seed, _, step) in enumerate(members):
+                final = {
+                    f"final_{name}": float(curve[member, -1]) for name, curve in curves.items()
+                }
+                rows.append(
+                    {
+                        "group": group,
+                        "dataset": dataset,
+                        "model": model,
+                        "optimizer": "sgd",
+                        "steps": 100,
+                        "batch_size": 32,
+                        "member": member,
+                        "seed": seed,
+                        "learning_rate": lr,
+                        **HYPERPARAMETERS,
+                        "final_test_ll": None,
+                        "final_test_acc": None,
+                        **final,
+                        "diverged": step is not None,
+                        "diverged_step": -1 if step is None else step,
+                        "group_wall_s": 3.25,
+                        "group_compile_s": 1.5,
+                    }
+                )
+            per_member = {
+                "member": np.arange(len(members)),
+                "seed": np.array([seed for _, seed, _, _ in members]),
+                "learning_rate": np.array([lr for lr, _, _, _ in members]),
+                **{name: np.full(len(members), value) for name, value in HYPERPARAMETERS.items()},
+                "diverged": np.array([step is not None for *_, step in members]),
+                "diverged_step": np.array([-1 if step is None else step for *_, step in members]),
+            }
             np.savez(
-                run_dir / "curves" / f"{group}.npz",
-                eval_steps=EVAL_STEPS,
-                train_ll=-0.7 + 0.4 * np.broadcast_to(fraction, test_acc.shape),
-                train_acc=test_acc + 0.02,
-                test_ll=-0.7 + 0.3 * np.broadcast_to(fraction, test_acc.shape),
-                test_acc=test_acc,
-                member=np.arange(len(members)),
-                seed=np.array([seed for _, seed, _, _ in members]),
+                run_dir / "curves" / f"{group}.npz", eval_steps=EVAL_STEPS, **per_member, **curves
             )
     with (run_dir / "results.csv").open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer = csv.DictWriter(file, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    manifest = {
-        "config": {"name": "synthetic"},
-        "config_hash": "abc123def456",
-        "versions": {"jax": "0.4.35", "numpy": np.__version__},
-        "backend": "cpu",
-        "devices": ["TFRT_CPU_0", "TFRT_CPU_1"],
-        "process_count": 1,
-        "git_commit": None,
-        "start_time": "2025-01-01T00:00:00Z",
-        "end_time": "2025-01-01T00:05:00Z",
-    }
-    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    (run_dir / "manifest.json").write_text(json.dumps(_manifest(groups), indent=2))
     return rows
 
 
@@ -218,11 +252,11 @@ def test_report_lists_diverged_members_with_seed_and_step(report) -> None:
 def test_report_summarises_the_run_from_its_manifest(report) -> None:
     _, text, _ = report
     assert "`abc123def456`" in text
-    assert "| members | 60 |" in text
+    assert "| members | 60 of 60 planned |" in text
     assert "| diverged members | 2 |" in text
-    assert "| groups | 4 |" in text
-    assert "| configs | 12 |" in text  # the varying `host` column is not part of a config
-    assert "TFRT_CPU_0" in text and "jax 0.4.35" in text
+    assert "| groups | 4 of 4 planned |" in text
+    assert "| configs | 12 |" in text  # seeds, members and timings are not part of a config
+    assert "| devices | 2 × cpu |" in text and "jax 0.4.35" in text
 
 
 def test_figures_exist_are_valid_pngs_and_are_linked(report) -> None:
@@ -246,16 +280,20 @@ def test_figures_exist_are_valid_pngs_and_are_linked(report) -> None:
 
 
 def test_read_run_types_rows_and_reads_curves(report) -> None:
-    run_dir, _, _ = report
+    run_dir, _, written = report
     run = read_run(run_dir)
     row = run.rows[0]
     assert isinstance(row["seed"], int) and isinstance(row["learning_rate"], float)
-    assert row["diverged"] is False and row["host"] == "h0"
+    assert row["diverged"] is False and row["clip_norm"] == float("inf")
+    assert run.rows == written  # every cell reads back as the value written
     diverged = [r for r in run.rows if r["diverged"]]
-    assert len(diverged) == 2 and all(r["final_test_acc"] is None for r in diverged)
-    curves = run.curves["digits-mlp"]
+    assert len(diverged) == 2 and all(r["final_test_acc"] < 0.8 for r in diverged)  # frozen
+    assert {r["final_test_acc"] for r in run.rows if r["dataset"] == "planar"} == {None}
+    curves = run.curves["001-digits-mlp-sgd-s100-b32"]
     assert curves.metrics["test_acc"].shape == (15, len(EVAL_STEPS))
     np.testing.assert_array_equal(curves.eval_steps, EVAL_STEPS)
+    assert list(curves.members["seed"]) == SEEDS * 3
+    assert "test_acc" not in run.curves["002-planar-logreg-sgd-s100-b32"].metrics
 
 
 def test_cli_report_regenerates_and_prints_the_path(tmp_path, capsys) -> None:
@@ -270,7 +308,7 @@ def test_cli_report_regenerates_and_prints_the_path(tmp_path, capsys) -> None:
 def test_report_of_a_run_without_results_yet(tmp_path) -> None:
     run_dir = tmp_path / "fresh"
     run_dir.mkdir()
-    (run_dir / "manifest.json").write_text(json.dumps({"config_hash": "h", "end_time": None}))
+    (run_dir / "manifest.json").write_text(json.dumps(_manifest(["000-g"], finished=None)))
     text = write_report(run_dir).read_text()
     assert "No results yet" in text and "not finished" in text
 
@@ -285,41 +323,21 @@ def test_report_layer_imports_neither_jax_nor_the_sweep() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_read_results_keeps_the_last_row_of_a_member_and_tolerates_extra_columns(tmp_path) -> None:
-    (tmp_path / "results.csv").write_text(
-        "group,member,seed,learning_rate,final_test_acc,diverged,diverged_step,new_col\n"
-        "g,0,0,0.1,0.5,False,-1,x\n"
-        "g,1,1,0.1,,True,7,y\n"
-        "g,0,0,0.1,0.75,False,-1,z\n"  # a resumed run rewrote member 0
-    )
-    columns, rows = read_results(tmp_path)
-    assert columns[-1] == "new_col"
-    assert [(r["member"], r["final_test_acc"], r["new_col"]) for r in rows] == [
-        (0, 0.75, "z"),
-        (1, None, "y"),
-    ]
-    assert rows[1]["diverged"] is True and rows[1]["diverged_step"] == 7
-
-
 def test_report_reads_the_sweep_runners_nested_manifest(tmp_path) -> None:
     run_dir = tmp_path / "run"
     write_synthetic_run(run_dir)
-    manifest = {
-        "experiment": "lecture",
-        "config_hash": "feedbeef",
-        "plan": {"groups": ["a", "b", "c", "d", "e"], "models": 75},
-        "environment": {
-            "versions": {"jax": "0.4.35"},
-            "backend": "cpu",
-            "device_kinds": ["cpu"],
-            "device_count": 8,
-            "process_count": 2,
-            "git_commit": "0123abc",
-            "git_dirty": True,
-        },
-        "started": "2025-01-01T00:00:00+00:00",
-        "finished": None,
-    }
+    groups = json.loads((run_dir / "manifest.json").read_text())["plan"]["groups"]
+    manifest = _manifest(
+        [*groups, "004-unfinished"],
+        experiment="lecture",
+        config_hash="feedbeef",
+        device_count=8,
+        process_count=2,
+        git_commit="0123abc",
+        git_dirty=True,
+        finished=None,
+    )
+    manifest["plan"]["models"] = 75
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     text = write_report(run_dir, figures=False).read_text()
     for expected in [
@@ -335,3 +353,66 @@ def test_report_reads_the_sweep_runners_nested_manifest(tmp_path) -> None:
     ]:
         assert expected in text
     assert "## Figures" not in text
+
+
+def _rewrite_results(run_dir: Path, edit) -> None:
+    """results.csv with ``edit(lines)`` applied to its lines (header first)."""
+    path = run_dir / "results.csv"
+    lines = path.read_text().splitlines()
+    edit(lines)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_an_unknown_column_is_an_error_naming_the_file_and_the_column(tmp_path) -> None:
+    write_synthetic_run(tmp_path / "run")
+
+    def add_host(lines: list[str]) -> None:
+        lines[:] = [lines[0] + ",host"] + [line + ",h0" for line in lines[1:]]
+
+    _rewrite_results(tmp_path / "run", add_host)
+    with pytest.raises(RunFolderFormatError, match=r"results\.csv.*unknown columns: \['host'\]"):
+        read_run(tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    ("column", "cell"),
+    [("seed", "3.0"), ("diverged", "yes"), ("learning_rate", "1e-1"), ("model", "")],
+)
+def test_a_cell_the_sweep_does_not_write_is_an_error_naming_file_row_and_column(
+    tmp_path, capsys, column: str, cell: str
+) -> None:
+    run_dir = tmp_path / "run"
+    write_synthetic_run(run_dir)
+
+    def spoil_row_5(lines: list[str]) -> None:
+        cells = lines[5].split(",")
+        cells[COLUMNS.index(column)] = cell
+        lines[5] = ",".join(cells)
+
+    _rewrite_results(run_dir, spoil_row_5)
+    with pytest.raises(RunFolderFormatError) as error:
+        read_run(run_dir)
+    message = str(error.value)
+    assert "results.csv, row 5 (line 6)" in message and f"column {column!r}" in message
+    assert main(["report", str(run_dir)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback
+
+
+def test_a_manifest_of_another_format_is_refused(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    write_synthetic_run(run_dir)
+    flat = {"config_hash": "h", "start_time": "2025-01-01", "devices": ["TFRT_CPU_0"]}
+    (run_dir / "manifest.json").write_text(json.dumps(flat))
+    with pytest.raises(RunFolderFormatError, match="manifest.json: format None"):
+        read_run(run_dir)
+
+
+def test_curves_without_a_per_member_array_are_refused(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    write_synthetic_run(run_dir)
+    path = run_dir / "curves" / "000-digits-logreg-sgd-s100-b32.npz"
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files if name != "diverged_step"}
+    np.savez(path, **arrays)
+    with pytest.raises(RunFolderFormatError, match="000-digits.*no array 'diverged_step'"):
+        read_run(run_dir)

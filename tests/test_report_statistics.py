@@ -1,4 +1,4 @@
-"""cs109nn.report.statistics against scipy.stats and against simulation."""
+"""cs109nn.report.intervals and .significance against scipy.stats and against simulation."""
 
 from __future__ import annotations
 
@@ -8,40 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cs109nn.report.configs import (
-    group_by_config,
-    label_columns,
-    primary_metric,
-    varying_columns,
-)
-from cs109nn.report.statistics import (
-    bootstrap_interval,
-    compare_configs,
-    curve_t_interval,
-    paired_t_test,
-    rank_configs,
-    sign_flip_test,
-    student_t_cdf,
-    student_t_quantile,
-    student_t_two_sided_p,
-    summarize_config,
-    t_interval,
-)
-
-
-@pytest.mark.parametrize("df", [1, 2, 3, 4.5, 7, 12, 30, 119, 1000, 1e5])
-def test_student_t_quantile_matches_scipy_ppf(df: float) -> None:
-    for p in [1e-8, 0.001, 0.025, 0.05, 0.3, 0.5, 0.7, 0.95, 0.975, 0.995, 0.9999]:
-        expected = stats.t.ppf(p, df)
-        assert student_t_quantile(p, df) == pytest.approx(expected, rel=1e-9, abs=1e-12)
-
-
-@pytest.mark.parametrize("df", [1, 2, 5, 29, 300])
-def test_student_t_cdf_and_tail_match_scipy(df: float) -> None:
-    for t in [-60.0, -4.0, -1.0, -0.05, 0.0, 0.3, 2.0, 7.5, 200.0]:
-        assert student_t_cdf(t, df) == pytest.approx(stats.t.cdf(t, df), rel=1e-9, abs=1e-300)
-        expected_p = 2 * stats.t.sf(abs(t), df)
-        assert student_t_two_sided_p(t, df) == pytest.approx(expected_p, rel=1e-9, abs=1e-300)
+from cs109nn.report.intervals import bootstrap_interval, curve_t_interval, t_interval
+from cs109nn.report.significance import paired_t_test, sign_flip_test
 
 
 def test_t_interval_matches_scipy_t_interval_on_random_data() -> None:
@@ -149,85 +117,3 @@ def test_curve_t_interval_matches_scalar_interval_at_every_step() -> None:
         )
         assert mean[step] == pytest.approx(column.mean())
         assert low[step] == pytest.approx(low_ref) and high[step] == pytest.approx(high_ref)
-
-
-def _row(seed: int, lr: float, acc: float | None, diverged: bool = False, **extra) -> dict:
-    return {
-        "group": "g0",
-        "member": seed,
-        "seed": seed,
-        "model": "mlp",
-        "learning_rate": lr,
-        "final_test_acc": acc,
-        "final_train_acc": acc,
-        "diverged": diverged,
-        "diverged_step": 3 if diverged else -1,
-        "group_wall_s": 1.5 + seed,  # timings differ per row and must not split configs
-        **extra,
-    }
-
-
-def test_group_by_config_ignores_seed_member_metrics_and_timings() -> None:
-    rows = [_row(s, lr, 0.5, note="x") for lr in (0.1, 1.0) for s in range(3)]
-    groups = group_by_config(rows)
-    assert len(groups) == 2
-    for config, members in groups.items():
-        assert dict(config) == {
-            "model": "mlp",
-            "learning_rate": members[0]["learning_rate"],
-            "note": "x",
-        }
-        assert [m["seed"] for m in members] == [0, 1, 2]
-    assert varying_columns(groups) == ["learning_rate"]
-
-
-def test_diverged_members_are_excluded_from_the_mean_and_counted() -> None:
-    rows = [_row(0, 0.1, 0.8), _row(1, 0.1, None, diverged=True), _row(2, 0.1, 0.6)]
-    ((config, members),) = group_by_config(rows).items()
-    summary = summarize_config(config, members, "final_test_acc")
-    assert summary.n == 2 and summary.n_diverged == 1 and summary.n_missing == 0
-    assert summary.t.mean == pytest.approx(0.7)
-    assert summary.seeds == [0, 2]
-
-
-def test_missing_test_values_fall_back_to_train_metric_and_are_counted() -> None:
-    rows = [_row(0, 0.1, 0.8), _row(1, 0.1, 0.9)]
-    for row in rows:
-        row["final_test_acc"] = None
-    assert primary_metric(rows) == "final_train_acc"
-    ((config, members),) = group_by_config(rows).items()
-    assert summarize_config(config, members, "final_test_acc").n_missing == 2
-
-
-def test_rank_configs_orders_by_mean_and_puts_all_diverged_configs_last() -> None:
-    rows = [_row(s, 0.01, 0.6 + 0.01 * s) for s in range(3)]
-    rows += [_row(s, 0.1, 0.8 + 0.01 * s) for s in range(3)]
-    rows += [_row(s, 10.0, None, diverged=True) for s in range(3)]
-    ranking = rank_configs(rows, "final_test_acc")
-    assert [dict(s.config)["learning_rate"] for s in ranking] == [0.1, 0.01, 10.0]
-    assert ranking[-1].n == 0 and ranking[-1].n_diverged == 3
-
-
-def test_compare_configs_pairs_members_by_seed_and_skips_diverged_seeds() -> None:
-    a_rows = [_row(s, 0.1, 0.8 + 0.02 * s) for s in range(4)]
-    b_rows = [_row(s, 0.01, 0.7 + 0.01 * s) for s in (3, 2, 1)]  # other order, no seed 0
-    b_rows.append(_row(0, 0.01, None, diverged=True))
-    ((ka, ra),) = group_by_config(a_rows).items()
-    ((kb, rb),) = group_by_config(b_rows).items()
-    comparison = compare_configs(
-        summarize_config(ka, ra, "final_test_acc"), summarize_config(kb, rb, "final_test_acc")
-    )
-    assert sorted(comparison.seeds) == [1, 2, 3]
-    a = np.array([0.8 + 0.02 * s for s in comparison.seeds])
-    b = np.array([0.7 + 0.01 * s for s in comparison.seeds])
-    assert comparison.test.p_value == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-8)
-
-
-def test_label_columns_name_what_tells_configs_apart_and_skip_what_follows() -> None:
-    configs = [
-        (("dataset", "digits"), ("model", m), ("param_count", p), ("learning_rate", lr))
-        for m, p in (("logreg", 65), ("mlp", 1300))
-        for lr in (0.1, 1.0)
-    ]
-    # param_count follows from model; dataset is constant and splits the report anyway.
-    assert label_columns(configs) == ["model", "learning_rate"]

@@ -1,5 +1,6 @@
 """Run folders in one process: atomic writes, a crash mid-write and its resume, a changed config,
-the manifest, results.csv as pandas reads it, curves, and the comparison behind `reproduce`."""
+the manifest, results.csv as pandas and the report read it, curves, the schema's cells, and the
+comparison behind `reproduce`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ import pandas as pd
 import pytest
 
 from cs109nn import atomic_files as atomic
+from cs109nn import run_folder_schema as schema
 from cs109nn.cli.main import main
+from cs109nn.hyperparameters import HPARAM_NAMES
+from cs109nn.report import best_by_group, rank_by_dataset, read_run, write_report
 from cs109nn.sweep import (
     ConfigChangedError,
     RunFolderError,
@@ -29,8 +33,12 @@ from cs109nn.sweep import (
     run_sweep,
     to_config,
 )
-from cs109nn.sweep.results import compare_results
-from cs109nn.train import HPARAM_NAMES
+from cs109nn.sweep.results import (
+    CROSS_PLATFORM_TOLERANCE,
+    compare_results,
+    reproduction_cpu_devices,
+    reproduction_tolerance,
+)
 
 QUICK = Path(__file__).resolve().parents[1] / "experiments" / "quick.py"
 
@@ -273,6 +281,100 @@ def test_cells_read_back_to_the_exact_value_written():
     assert run_folder.format_value(np.float32(np.nan)) == "nan"
     assert run_folder.format_value(np.bool_(True)) == "True"
     assert run_folder.format_value(None) == ""
+
+
+def test_parse_cell_reads_back_every_value_format_value_writes():
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal(100) * 10.0 ** rng.integers(-30, 30, 100)
+    for value in [*values.astype(np.float32), *values, 0.1, -0.0, math.inf, -math.inf]:
+        assert schema.parse_cell("final_test_ll", schema.format_value(value)) == float(value)
+    assert math.isnan(schema.parse_cell("final_train_acc", schema.format_value(np.nan)))
+    for value in (np.int64(-1), 0, 17):
+        assert schema.parse_cell("diverged_step", schema.format_value(value)) == int(value)
+    assert schema.parse_cell("diverged", schema.format_value(np.bool_(False))) is False
+    assert schema.parse_cell("final_test_acc", schema.format_value(None)) is None  # no test split
+    assert schema.parse_cell("model", "mlp:8:relu") == "mlp:8:relu"
+
+
+@pytest.mark.parametrize(
+    ("column", "cell"),
+    [
+        ("seed", "3.0"),
+        ("seed", "1_000"),
+        ("diverged", "1"),
+        ("diverged", "yes"),
+        ("learning_rate", "1e-1"),
+        ("learning_rate", " 0.1"),
+        ("final_train_acc", ""),
+        ("dataset", ""),
+        ("host", "h0"),
+    ],
+)
+def test_parse_cell_refuses_what_the_sweep_never_writes(column, cell):
+    with pytest.raises(ValueError, match=repr(column)):
+        schema.parse_cell(column, cell)
+
+
+def test_full_batch_is_none_in_python_and_zero_in_the_file():
+    assert schema.batch_size_cell(None) == 0 and schema.batch_size_from_cell(0) is None
+    assert schema.batch_size_from_cell(schema.batch_size_cell(32)) == 32
+
+
+def test_results_columns_take_one_column_per_hyperparameter():
+    columns = schema.results_columns(with_test=False)
+    assert [c for c in columns if c in HPARAM_NAMES] == list(HPARAM_NAMES)
+    assert not set(schema.TEST_METRICS) & set(columns)
+    assert set(schema.TEST_METRICS) <= set(schema.results_columns(with_test=True))
+
+
+def test_the_report_reads_the_folder_the_sweep_writes_with_the_schemas_types(reference):
+    run = read_run(reference)
+    assert tuple(run.columns) == schema.results_columns(with_test=True)
+    _, cells = run_folder.read_results(reference)
+    for row, text in zip(run.rows, cells, strict=True):
+        assert [schema.format_value(row[c]) for c in run.columns] == text  # read back exactly
+        assert isinstance(row["seed"], int) and isinstance(row["diverged"], bool)
+    for group in make_plan(SPEC).groups:
+        curves = run.curves[group.group_id]
+        assert set(schema.CURVE_METRICS) <= set(curves.metrics)
+        assert list(curves.members["seed"]) == list(SPEC.seeds)
+        assert curves.members["learning_rate"].tolist() == [0.5, 0.5]
+
+
+def test_the_terminal_summary_and_the_report_name_the_same_best_config(reference):
+    run = read_run(reference)
+    best = best_by_group(run.rows, run.columns)
+    assert list(best) == [group.group_id for group in make_plan(SPEC).groups]
+    for dataset, ranking in rank_by_dataset(run.rows, run.columns).items():
+        (group,) = [g for g in make_plan(SPEC).groups if g.dataset == dataset]
+        assert best[group.group_id] == ranking[0]
+
+
+def test_fresh_deletes_everything_a_run_and_its_report_wrote_and_nothing_else(
+    one_group_with_params, tmp_path
+):
+    _, original = one_group_with_params
+    run_dir = Path(shutil.copytree(original, tmp_path / "run"))
+    write_report(run_dir)
+    (run_dir / "notes.txt").write_text("mine")
+    written = {path.name for path in run_dir.iterdir()} - {"notes.txt"}
+    assert written == set(schema.RUN_FOLDER_ENTRIES)
+    schema.delete_run(run_dir)
+    assert os.listdir(run_dir) == ["notes.txt"]
+
+
+def test_the_tolerance_is_exact_on_the_same_platform_and_loose_across_platforms(reference):
+    env = run_folder.read_manifest(reference)["environment"]
+    assert reproduction_tolerance(env, {**env, "git_commit": "other"}) == (0.0, [])
+    other = {**env, "backend": "gpu", "device_count": env["device_count"] + 1}
+    assert reproduction_tolerance(env, other) == (
+        CROSS_PLATFORM_TOLERANCE,
+        ["backend", "device_count"],
+    )
+    assert (
+        reproduction_cpu_devices({"environment": {**env, "backend": "cpu"}}) == env["device_count"]
+    )
+    assert reproduction_cpu_devices({"environment": other}) is None
 
 
 @pytest.fixture(scope="module")

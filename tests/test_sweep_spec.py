@@ -93,6 +93,7 @@ def test_bad_override_values_are_refused_naming_key_and_expected_type(override, 
         {"steps": (0,)},
         {"datasets": ()},
         {"batch_sizes": (-1,)},
+        {"batch_sizes": (0,)},  # full batch is spelt None
         {"eval_every": 0},
         {"learning_rate": (math.nan,)},
         {"name": "a/b"},
@@ -119,9 +120,9 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "models": ["logreg", "mlp:8:relu"],
         "optimizers": ["sgd"],
         "steps": [200],
-        "batch_sizes": [0],
+        "batch_sizes": [None],
         "seeds": [3, 4],
-        "learning_rate": [0.1],
+        "learning_rate": [],
         "momentum": [],
         "weight_decay": [],
         "init_scale": [],
@@ -159,7 +160,7 @@ def test_plan_groups_are_the_static_product_in_spec_order():
         models=("logreg", "mlp:32x32:sigmoid"),
         optimizers=("sgd", "adam"),
         steps=(100,),
-        batch_sizes=(0, 32),
+        batch_sizes=(None, 32),
     )
     plan = make_plan(spec)
     expected = [
@@ -167,7 +168,7 @@ def test_plan_groups_are_the_static_product_in_spec_order():
         for d in ("xor", "cs109:netflix")
         for m in ("logreg", "mlp:32x32:sigmoid")
         for o in ("sgd", "adam")
-        for b in (0, 32)
+        for b in (None, 32)
     ]
     got = [(g.dataset, g.model, g.optimizer, g.steps, g.batch_size) for g in plan.groups]
     assert got == expected
@@ -220,3 +221,16 @@ def test_load_experiment_calls_get_config_and_lets_a_variant_import_its_base(tmp
         load_experiment(tmp_path / "empty.py")
     with pytest.raises(SpecError, match="no experiment file"):
         load_experiment(tmp_path / "missing.py")
+
+
+def test_full_batch_has_one_spelling_none_also_on_the_command_line():
+    spec = apply_overrides(SweepSpec(), ["batch_sizes=none,16"])
+    assert spec.batch_sizes == (None, 16)
+    groups = make_plan(spec).groups
+    assert [g.setup.batch_size for g in groups] == [None, 16]
+    assert groups[0].group_id.endswith("-full") and groups[1].group_id.endswith("-b16")
+
+
+def test_eval_every_that_does_not_divide_steps_is_refused_when_planning():
+    with pytest.raises(SpecError, match="eval_every=7 must divide steps=20"):
+        make_plan(SweepSpec(steps=(20,), eval_every=7))

@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the report and print its path; exit status 2 when RUN_DIR is not a folder."""
+    """Write the report and print its path; exit status 2 when RUN_DIR is not a folder or one
+    of its files is not as the sweep writes it."""
     if not args.run_dir.is_dir():
         print(f"cs109nn report: no run folder at {args.run_dir}", file=sys.stderr)
         return 2
@@ -45,7 +46,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # Imported here so that `cs109nn --help` does not pay for numpy and matplotlib.
     from cs109nn.report import write_report
+    from cs109nn.run_folder_schema import RunFolderFormatError
 
-    path = write_report(args.run_dir, confidence=args.confidence, figures=not args.no_figures)
+    try:
+        path = write_report(args.run_dir, confidence=args.confidence, figures=not args.no_figures)
+    except RunFolderFormatError as error:
+        print(f"cs109nn report: {error}", file=sys.stderr)
+        return 2
     print(path)
     return 0

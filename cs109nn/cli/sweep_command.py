@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from cs109nn.cli.terminal import ProgressBar, print_summary
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -79,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     maybe_initialize_distributed(args.coordinator, args.num_processes, args.process_id)
 
-    from cs109nn.sweep import SpecError, apply_overrides, config_hash, run_sweep
-    from cs109nn.sweep.runner import RunFolderError
+    from cs109nn.sweep import RunFolderError, SpecError, apply_overrides, config_hash, run_sweep
     from cs109nn.sweep.spec import load_experiment
 
     try:
@@ -107,98 +108,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {write_report(run_dir)}")
     print(f"run folder: {run_dir}")
     return 0
-
-
-class ProgressBar:
-    """A tqdm bar over the sweep's member-steps (ETA from this session's rate), with a line
-    per finished group; reads the runner's ``SweepEvent``s."""
-
-    def __init__(self) -> None:
-        self.bar = None
-        self.work: dict[str, int] = {}
-
-    def __call__(self, event) -> None:
-        from tqdm import tqdm
-
-        plan = event.plan
-        if event.kind == "planned":
-            self.work = {g.group_id: len(plan.members) * g.steps for g in plan.groups}
-            groups, members = len(plan.groups), len(plan.members)
-            print(
-                f"sweep {event.run_dir}: {groups} groups x {members} members = "
-                f"{plan.num_models} models"
-                + (f"; resuming, {len(event.done)} groups already done" if event.done else ""),
-                file=sys.stderr,
-            )
-            self.bar = tqdm(
-                total=sum(self.work.values()),
-                initial=sum(self.work[g] for g in event.done),
-                unit=" member-steps",
-                unit_scale=True,
-                dynamic_ncols=True,
-            )
-        elif event.kind == "group_started":
-            self.bar.set_description(f"group {event.group.index + 1}/{len(plan.groups)}")
-        elif event.kind == "group_finished":
-            self.bar.update(self.work[event.group.group_id])
-            self.bar.write(
-                f"  {event.group.group_id}: compile {event.compile_seconds:.1f} s, "
-                f"total {event.wall_seconds:.1f} s, diverged {event.diverged}/"
-                f"{len(plan.members)}",
-                file=sys.stderr,
-            )
-        elif event.kind == "finished":
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def print_summary(run_dir: Path, *, max_diverged: int = 10) -> None:
-    """The best hyperparameters of each group (mean over seeds) and the diverged members."""
-    from cs109nn.sweep.results import best_configs, diverged_members
-    from cs109nn.sweep.run_folder import read_results
-    from cs109nn.train import HPARAM_NAMES
-
-    header, rows = read_results(run_dir)
-    best = best_configs(header, rows, HPARAM_NAMES)
-    if not best:
-        print("no results")
-        return
-    metric = best[0].metric.removeprefix("final_").replace("_", " ")
-    swept = list(best[0].hparams)
-    print(f"\nbest per group, by mean final {metric} over seeds:")
-    table = [["group", metric, metric.replace("acc", "LL"), "seeds", "diverged", *swept]]
-    for score in best:
-        table.append(
-            [
-                score.group,
-                f"{score.mean:.4f}",
-                f"{score.mean_ll:.4f}",
-                str(score.seeds),
-                str(score.diverged),
-                *score.hparams.values(),
-            ]
-        )
-    print_table(table)
-
-    diverged = diverged_members(header, rows, HPARAM_NAMES)
-    print(f"\ndiverged members: {len(diverged)} of {len(rows)}")
-    for member in diverged[:max_diverged]:
-        hparams = ", ".join(f"{name}={value}" for name, value in member.hparams.items())
-        print(
-            f"  {member.group} member {member.member} (seed {member.seed}"
-            + (f", {hparams}" if hparams else "")
-            + f") at step {member.step}"
-        )
-    if len(diverged) > max_diverged:
-        print(f"  ... and {len(diverged) - max_diverged} more (results.csv, column diverged)")
-
-
-def print_table(lines: list[list[str]]) -> None:
-    """Rows of cells as left-aligned columns, indented; the first row is the header."""
-    widths = [max(len(line[k]) for line in lines) for k in range(len(lines[0]))]
-    for line in lines:
-        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))

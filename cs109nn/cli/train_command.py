@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
-from cs109nn import lecture
 from cs109nn.data import load_cs109_csv
+from cs109nn.lecture.fitting import accuracy, fit
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,49 +27,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def accuracy(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of examples where the prediction 1[sigma(theta^T x) > 1/2] equals the label."""
-    prediction = np.asarray(lecture.weighted_sum(np.asarray(theta, np.float64), X)) > 0
-    return float(np.mean(prediction == (y == 1)))
-
-
-def fit(X: np.ndarray, y: np.ndarray, method: str, lr: float, steps: int) -> dict:
-    """Train and summarise: theta, train LL and the outcome, as plain Python values."""
-    if method == "newton":
-        result = lecture.newton(X, y)
-        return {
-            "theta": result.theta,
-            "train_ll": result.ll,
-            "outcome": result.outcome,
-            "iterations": result.iterations,
-        }
-    ascent = lecture.gradient_ascent(X.astype(np.float32), y, lr, steps)
-    theta = np.asarray(ascent.theta, np.float64)
-    ll = np.asarray(ascent.ll)
-    finite = np.isfinite(ll) & np.all(np.isfinite(theta))
-    if not np.all(finite):
-        step = int(np.argmin(np.isfinite(ll))) + 1
-        return {
-            "theta": theta,
-            "train_ll": float("nan"),
-            "outcome": "diverged",
-            "diverged_step": step,
-        }
-    # Converged when the last 1% of the steps moved LL by less than 1e-6 per example.
-    tail = ll[-max(2, steps // 100) :]
-    settled = abs(float(tail[-1] - tail[0])) < 1e-6 * len(y)
-    return {
-        "theta": theta,
-        "train_ll": float(ll[-1]),
-        "outcome": "converged" if settled else "not_converged",
-        "steps": steps,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     X, y, names = load_cs109_csv(args.train)
-    summary = fit(X, y, args.method, args.lr, args.steps)
-    theta = summary.pop("theta")
+    result = fit(X, y, args.method, args.lr, args.steps)
+    theta = result.theta
+    summary = {"train_ll": result.train_ll, "outcome": result.outcome, **result.details}
     summary.update(
         method=args.method,
         train=str(args.train),

@@ -7,12 +7,10 @@
 from cs109nn.grads.dense_taps import DenseTap, DenseTaps, dense_taps
 from cs109nn.grads.dp import (
     ClippedGradient,
-    DPAggregateState,
     add_gaussian_noise,
     clip_factors,
     clipped_gradient_sum,
     clipped_sum,
-    differentially_private_aggregate,
     dp_aggregate,
     dp_gradient,
 )
@@ -35,7 +33,6 @@ from cs109nn.grads.statistics import (
 
 __all__ = [
     "ClippedGradient",
-    "DPAggregateState",
     "DenseTap",
     "DenseTaps",
     "NoiseScale",
@@ -45,7 +42,6 @@ __all__ = [
     "clipped_gradient_sum",
     "clipped_sum",
     "dense_taps",
-    "differentially_private_aggregate",
     "dp_aggregate",
     "dp_gradient",
     "gradient_noise_scale",

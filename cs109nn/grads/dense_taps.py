@@ -50,12 +50,28 @@ class DenseTap(NamedTuple):
 
 
 class DenseTaps(NamedTuple):
-    """Everything one backward pass gives: per-example losses [n] and one tap per kernel."""
+    """Everything one backward pass gives: per-example losses [n] and one tap per kernel.
+
+    Its methods are the per-example quantities the taps give without building more than they
+    need; ``per_example.StackedGradients`` has the same ones for the vmap path.
+    """
 
     losses: jax.Array
     taps: tuple[DenseTap, ...]
     treedef: Any
     leaves: tuple[Any, ...]
+
+    def gradients(self) -> Params:
+        """Per-example gradients, leaves [n, *leaf.shape] (``tap_per_example_gradients``)."""
+        return tap_per_example_gradients(self)
+
+    def norms(self) -> jax.Array:
+        """‖gᵢ‖₂ over the whole parameter pytree: [n], no per-example gradient built."""
+        return jnp.sqrt(tap_squared_norms(self))
+
+    def weighted_sum(self, weights: jax.Array) -> Params:
+        """Σᵢ wᵢ gᵢ for weights [n], like params (``tap_weighted_sum``)."""
+        return tap_weighted_sum(self, weights)
 
 
 class _CallInfo(NamedTuple):
@@ -75,7 +91,8 @@ def _dense_input(args: tuple, kwargs: dict) -> jax.Array:
     return args[0] if args else kwargs["inputs"]
 
 
-def _batch_size(x: Any) -> int:
+def batch_size(x: Any) -> int:
+    """n, the leading axis that every leaf of the batch ``x`` (an array or pytree) shares."""
     return jax.tree.leaves(x)[0].shape[0]
 
 
@@ -140,7 +157,7 @@ def dense_taps(loss_fn: LossFn, params: Params, x: Any, y: Any) -> DenseTaps | N
     back to ``vmap(grad)``.
     """
     leaves, treedef = jax.tree.flatten(params)
-    n = _batch_size(x)
+    n = batch_size(x)
     calls = _discover(loss_fn, params, x, y)
     if not _eligible(calls, leaves, n):
         return None

@@ -2,10 +2,14 @@
 
     ḡ = (Σᵢ gᵢ · min(1, C/‖gᵢ‖) + N(0, σ²C² I)) / n
 
-on the contract of ``optax.contrib.differentially_private_aggregate`` (per-example gradients
+On the contract of ``optax.contrib.differentially_private_aggregate`` (per-example gradients
 with a leading batch axis in, a mean gradient out), but as pure functions: the clip norm C and
 the noise multiplier σ may be traced values (a vmapped hyperparameter per member) and the noise
 key is an argument (derived from the member's key), never hidden state.
+
+``dp_gradient`` (what the engine calls) computes ḡ from ``loss_fn`` without an [n, |θ|] array
+on the Dense path; ``dp_aggregate`` is the formula itself on given per-example gradients, the
+reference ``dp_gradient`` is tested against (same key, same noise).
 
 Two edge cases optax leaves as NaN are defined here: C = inf with σ = 0 adds no noise (not
 inf·0), and a zero gradient is never rescaled (no 0/0); C = inf, σ = 0 is the plain mean.
@@ -17,15 +21,14 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from cs109nn.grads.dense_taps import LossFn, Params, tap_squared_norms, tap_weighted_sum
+from cs109nn.grads.dense_taps import LossFn, Params, batch_size
 from cs109nn.grads.per_example import (
     Method,
-    one_example_loss,
-    resolve_taps,
+    backward_pass,
     sum_microbatches,
     tree_norms,
+    tree_weighted_sum,
 )
 
 
@@ -41,11 +44,7 @@ def clipped_sum(
 ) -> tuple[Params, jax.Array]:
     """Σᵢ clip(gᵢ, C) and the unclipped norms: leaves [n, ...] -> (leaves [...], norms [n])."""
     norms = tree_norms(per_example_grads)
-    factors = clip_factors(norms, clip_norm)
-    total = jax.tree.map(
-        lambda g: jnp.tensordot(factors.astype(g.dtype), g, axes=1), per_example_grads
-    )
-    return total, norms
+    return tree_weighted_sum(per_example_grads, clip_factors(norms, clip_norm)), norms
 
 
 def add_gaussian_noise(
@@ -69,6 +68,19 @@ def add_gaussian_noise(
     return treedef.unflatten(noised)
 
 
+def _noisy_mean(
+    grad_sum: Params,
+    n: int,
+    clip_norm: jax.typing.ArrayLike,
+    noise_multiplier: jax.typing.ArrayLike,
+    key: jax.Array,
+) -> Params:
+    """(grad_sum + N(0, (σC)²)) / n: the last two steps of DP-SGD, shared by both entry points
+    so that the same key gives the same noise."""
+    noised = add_gaussian_noise(grad_sum, clip_norm, noise_multiplier, key)
+    return jax.tree.map(lambda g: g / n, noised)
+
+
 def dp_aggregate(
     per_example_grads: Params,
     clip_norm: jax.typing.ArrayLike,
@@ -81,10 +93,8 @@ def dp_aggregate(
     N(0, σ²C²) noise with σ = ``noise_multiplier`` drawn from ``key``, divide by n.
     C and σ may be traced scalars.
     """
-    n = jax.tree.leaves(per_example_grads)[0].shape[0]
     total, _ = clipped_sum(per_example_grads, clip_norm)
-    noised = add_gaussian_noise(total, clip_norm, noise_multiplier, key)
-    return jax.tree.map(lambda g: g / n, noised)
+    return _noisy_mean(total, batch_size(per_example_grads), clip_norm, noise_multiplier, key)
 
 
 class ClippedGradient(NamedTuple):
@@ -118,17 +128,11 @@ def clipped_gradient_sum(
     """
 
     def chunk(xc: Any, yc: Any) -> tuple[Params, tuple[jax.Array, jax.Array]]:
-        taps = resolve_taps(loss_fn, params, xc, yc, method)
-        if taps is not None:
-            norms = jnp.sqrt(tap_squared_norms(taps))
-            total = tap_weighted_sum(taps, clip_factors(norms, clip_norm))
-            return total, (norms, taps.losses)
-        value_and_grad = jax.vmap(
-            jax.value_and_grad(one_example_loss(loss_fn)), in_axes=(None, 0, 0)
-        )
-        losses, grads = value_and_grad(params, xc, yc)
-        total, norms = clipped_sum(grads, clip_norm)
-        return total, (norms, losses)
+        # One rule for both paths: on Dense taps the norms and the weighted sum come from the
+        # layer inputs and output gradients, on the vmap path from the stacked gradients.
+        grads = backward_pass(loss_fn, params, xc, yc, method)
+        norms = grads.norms()
+        return grads.weighted_sum(clip_factors(norms, clip_norm)), (norms, grads.losses)
 
     total, (norms, losses) = sum_microbatches(chunk, x, y, microbatch)
     return ClippedGradient(grad_sum=total, norms=norms, losses=losses)
@@ -151,48 +155,7 @@ def dp_gradient(
     Equals ``dp_aggregate(per_example_gradients(loss_fn, params, x, y), C, σ, key)`` up to
     float rounding — same key, same noise.
     """
-    n = jax.tree.leaves(x)[0].shape[0]
     clipped = clipped_gradient_sum(
         loss_fn, params, x, y, clip_norm, method=method, microbatch=microbatch
     )
-    noised = add_gaussian_noise(clipped.grad_sum, clip_norm, noise_multiplier, key)
-    return jax.tree.map(lambda g: g / n, noised)
-
-
-class DPAggregateState(NamedTuple):
-    """The key for the next step's noise."""
-
-    key: jax.Array
-
-
-def differentially_private_aggregate(
-    clip_norm: jax.typing.ArrayLike,
-    noise_multiplier: jax.typing.ArrayLike,
-    key: jax.Array,
-) -> optax.GradientTransformationExtraArgs:
-    """``dp_aggregate`` as an optax transformation; first in a chain (it takes [n, ...] updates).
-
-    Numeric ``clip_norm`` / ``noise_multiplier`` work under ``optax.inject_hyperparams``. The
-    noise key is the state's, split every step; pass ``noise_key=`` to ``update`` to use that
-    key instead (e.g. ``fold_in(member_key, step)``) and leave the state's key unchanged.
-    """
-
-    def init_fn(params: Params) -> DPAggregateState:
-        del params
-        return DPAggregateState(key=key)
-
-    def update_fn(
-        updates: Params,
-        state: DPAggregateState,
-        params: Params | None = None,
-        *,
-        noise_key: jax.Array | None = None,
-        **extra_args: Any,
-    ) -> tuple[Params, DPAggregateState]:
-        del params, extra_args
-        if noise_key is None:
-            next_key, noise_key = jax.random.split(state.key)
-            state = DPAggregateState(key=next_key)
-        return dp_aggregate(updates, clip_norm, noise_multiplier, noise_key), state
-
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    return _noisy_mean(clipped.grad_sum, batch_size(x), clip_norm, noise_multiplier, key)

@@ -25,20 +25,13 @@ intermediate memory scales with the chunk, not the batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cs109nn.grads.dense_taps import (
-    DenseTaps,
-    LossFn,
-    Params,
-    dense_taps,
-    tap_per_example_gradients,
-    tap_squared_norms,
-)
+from cs109nn.grads.dense_taps import DenseTaps, LossFn, Params, batch_size, dense_taps
 
 Method = Literal["auto", "dense", "vmap"]
 
@@ -73,8 +66,9 @@ def tree_norms(per_example: Params) -> jax.Array:
     return jnp.sqrt(sum(squares(g) for g in jax.tree.leaves(per_example)))
 
 
-def _batch_size(x: Any) -> int:
-    return jax.tree.leaves(x)[0].shape[0]
+def tree_weighted_sum(per_example: Params, weights: jax.Array) -> Params:
+    """Σᵢ wᵢ gᵢ over the example axis: leaves [n, ...] and weights [n] -> leaves [...]."""
+    return jax.tree.map(lambda g: jnp.tensordot(weights.astype(g.dtype), g, axes=1), per_example)
 
 
 def map_microbatches(fn: Callable[[Any, Any], Any], x: Any, y: Any, microbatch: int | None) -> Any:
@@ -98,7 +92,7 @@ def map_microbatches(fn: Callable[[Any, Any], Any], x: Any, y: Any, microbatch: 
 def _split_microbatches(x: Any, y: Any, microbatch: int | None):
     """None when one chunk holds the batch; else ((xs, ys) [chunks, microbatch, ...], the
     number of examples they hold, and the (x, y) remainder or None)."""
-    n = _batch_size(x)
+    n = batch_size(x)
     if microbatch is None or microbatch >= n:
         return None
     if microbatch < 1:
@@ -141,21 +135,55 @@ def sum_microbatches(
     return total, per_example
 
 
-def resolve_taps(
-    loss_fn: LossFn, params: Params, x: Any, y: Any, method: Method
-) -> DenseTaps | None:
-    """Dense taps for ``method`` "dense"/"auto", None for "vmap" or an ineligible "auto" model."""
+class StackedGradients(NamedTuple):
+    """The vmap path's backward pass: losses [n] and per-example gradients, leaves [n, ...].
+
+    The same methods as ``DenseTaps``, so that what is computed from a backward pass is written
+    once for both paths.
+    """
+
+    losses: jax.Array
+    per_example: Params
+
+    def gradients(self) -> Params:
+        """Per-example gradients, leaves [n, *leaf.shape]."""
+        return self.per_example
+
+    def norms(self) -> jax.Array:
+        """‖gᵢ‖₂ over the whole parameter pytree: [n]."""
+        return tree_norms(self.per_example)
+
+    def weighted_sum(self, weights: jax.Array) -> Params:
+        """Σᵢ wᵢ gᵢ for weights [n], like params."""
+        return tree_weighted_sum(self.per_example, weights)
+
+
+BackwardPass = DenseTaps | StackedGradients
+
+
+def backward_pass(loss_fn: LossFn, params: Params, x: Any, y: Any, method: Method) -> BackwardPass:
+    """Per-example losses and gradients of one batch, in the form ``method`` picks.
+
+    x: [n, ...], y: [n, ...]. "dense"/"auto" on an eligible model: ``DenseTaps`` (layer inputs
+    and output gradients, no per-example gradient built until asked for); "vmap", or "auto" on
+    any other model: ``StackedGradients`` from ``vmap(value_and_grad)``. The one place the
+    Dense path or the vmap fallback is chosen; callers use ``.losses``, ``.gradients()``,
+    ``.norms()`` and ``.weighted_sum(w)``, which both forms have.
+    """
     if method not in ("auto", "dense", "vmap"):
         raise ValueError(f"method must be 'auto', 'dense' or 'vmap', got {method!r}")
-    if method == "vmap":
-        return None
-    taps = dense_taps(loss_fn, params, x, y)
-    if taps is None and method == "dense":
+    taps = None if method == "vmap" else dense_taps(loss_fn, params, x, y)
+    if taps is not None:
+        return taps
+    if method == "dense":
         raise ValueError(
             "method='dense' needs every parameter to be the kernel or bias of a flax nn.Dense "
             "called inside loss_fn with the example axis first; use method='vmap' or 'auto'"
         )
-    return taps
+    # value_and_grad: the losses come with the gradients (DP-SGD's history wants them); where
+    # they go unused, XLA drops them.
+    value_and_grad = jax.vmap(jax.value_and_grad(one_example_loss(loss_fn)), in_axes=(None, 0, 0))
+    return StackedGradients(*value_and_grad(params, x, y))
 
 
 def per_example_gradients(
@@ -175,10 +203,7 @@ def per_example_gradients(
     """
 
     def chunk(xc: Any, yc: Any) -> Params:
-        taps = resolve_taps(loss_fn, params, xc, yc, method)
-        if taps is None:
-            return vmap_per_example_gradients(loss_fn, params, xc, yc)
-        return tap_per_example_gradients(taps)
+        return backward_pass(loss_fn, params, xc, yc, method).gradients()
 
     return map_microbatches(chunk, x, y, microbatch)
 
@@ -199,9 +224,6 @@ def per_example_norms(
     """
 
     def chunk(xc: Any, yc: Any) -> jax.Array:
-        taps = resolve_taps(loss_fn, params, xc, yc, method)
-        if taps is None:
-            return tree_norms(vmap_per_example_gradients(loss_fn, params, xc, yc))
-        return jnp.sqrt(tap_squared_norms(taps))
+        return backward_pass(loss_fn, params, xc, yc, method).norms()
 
     return map_microbatches(chunk, x, y, microbatch)

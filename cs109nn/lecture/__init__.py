@@ -6,6 +6,7 @@ This layer imports nothing of the package.
 from cs109nn.lecture.logistic_regression import (
     AscentResult,
     add_intercept,
+    bernoulli_log_likelihoods,
     gradient,
     gradient_ascent,
     log_likelihood,
@@ -27,6 +28,7 @@ __all__ = [
     "AscentResult",
     "NewtonResult",
     "add_intercept",
+    "bernoulli_log_likelihoods",
     "gradient",
     "gradient_ascent",
     "log_likelihood",

@@ -42,16 +42,26 @@ def weighted_sum(theta: jax.Array, X: jax.Array) -> jax.Array:
     return theta[0] + X @ theta[1:]
 
 
+def bernoulli_log_likelihoods(z: jax.Array, y: jax.Array) -> jax.Array:
+    """y log sigma(z) + (1 - y) log[1 - sigma(z)] elementwise, from the logit z.
+
+    The one place the slides' LL term is written (logistic regression and the network both
+    end in it). log sigma(z) = log_sigmoid(z) and log[1 - sigma(z)] = log_sigmoid(-z), never
+    log(sigmoid(z)), so it stays finite for any finite z (float32 |z| up to 1e4 and beyond).
+    z: [...]; y: [...] in {0, 1}, cast to z's dtype -> [...].
+    """
+    z = jnp.asarray(z)
+    y = jnp.asarray(y, z.dtype)
+    return y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z)
+
+
 def log_likelihoods(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
     """Per-example LL: y log sigma(theta^T x) + (1 - y) log[1 - sigma(theta^T x)].
 
-    Computed on the logit z = theta^T x with log sigma(z) = log_sigmoid(z) and
-    log[1 - sigma(z)] = log_sigmoid(-z), never log(sigmoid(z)), so it stays finite for any
-    finite z (float32 |z| up to 1e4 and beyond). theta: [m+1]; X: [n, m]; y: [n] -> [n].
+    ``bernoulli_log_likelihoods`` of the logit z = theta^T x: finite for any finite z.
+    theta: [m+1]; X: [n, m]; y: [n] -> [n].
     """
-    z = weighted_sum(theta, X)
-    y = jnp.asarray(y, z.dtype)
-    return y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z)
+    return bernoulli_log_likelihoods(weighted_sum(theta, X), y)
 
 
 def log_likelihood(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:

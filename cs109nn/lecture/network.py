@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from cs109nn.lecture.logistic_regression import add_intercept, sigmoid
+from cs109nn.lecture.logistic_regression import add_intercept, bernoulli_log_likelihoods, sigmoid
 
 
 def _check_shapes(theta_h: jax.Array, theta_y: jax.Array, X: jax.Array) -> None:
@@ -48,10 +48,13 @@ def network_forward(
 def network_log_likelihoods(
     theta_h: jax.Array, theta_y: jax.Array, X: jax.Array, y: jax.Array
 ) -> jax.Array:
-    """Per-example LL y log y_hat + (1-y) log(1-y_hat), on the logit (log_sigmoid): [n]."""
+    """Per-example LL y log y_hat + (1-y) log(1-y_hat), on the output logit: [n].
+
+    The output unit is a logistic regression on h, so its LL term is logistic regression's
+    (``bernoulli_log_likelihoods``, finite for any finite logit).
+    """
     _, z = network_logits(theta_h, theta_y, X)
-    y = jnp.asarray(y, z.dtype)
-    return y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z)
+    return bernoulli_log_likelihoods(z, y)
 
 
 def network_log_likelihood(

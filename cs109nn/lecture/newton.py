@@ -14,6 +14,8 @@ import numpy as np
 
 # A margin (2y-1) theta^T x above this fits an example to within e^-15 = 3e-7 of its label.
 SATURATED = 15.0
+# The smallest fraction t of a Newton step tried: below it the change in LL is float64 noise.
+MIN_STEP = 1e-10
 
 Outcome = Literal["converged", "quasi_separated", "not_converged"]
 
@@ -34,6 +36,34 @@ def _log_likelihood(z: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(-y * np.logaddexp(0.0, -z) - (1 - y) * np.logaddexp(0.0, z)))
 
 
+def _saturated(z: np.ndarray, y: np.ndarray) -> bool:
+    """Whether some example is fitted to within e^-SATURATED of its label: z [n], y [n]."""
+    return bool(np.any((2 * y - 1) * z > SATURATED))
+
+
+def _newton_step(hessian: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """H^-1 g for -H = ``hessian`` [m+1, m+1] and g [m+1] -> [m+1].
+
+    A (near-)singular Hessian is itself a sign of separation; lstsq still gives a step.
+    """
+    return np.linalg.lstsq(hessian, g, rcond=None)[0]
+
+
+def _halve_until_no_decrease(
+    A: np.ndarray, y: np.ndarray, theta: np.ndarray, step: np.ndarray, ll: float
+) -> tuple[np.ndarray, float] | None:
+    """(theta + t step, its LL) for the largest t in 1, 1/2, 1/4, ... above MIN_STEP whose LL is
+    >= ``ll``; None when every such t lowers LL. A: [n, m+1]; theta, step: [m+1]."""
+    t = 1.0
+    while t > MIN_STEP:
+        candidate = theta + t * step
+        candidate_ll = _log_likelihood(A @ candidate, y)
+        if candidate_ll >= ll:
+            return candidate, candidate_ll
+        t /= 2
+    return None
+
+
 def newton(
     X: np.ndarray,
     y: np.ndarray,
@@ -45,12 +75,18 @@ def newton(
     """Maximise LL(theta) = sum_i y log sigma(theta^T x) + (1-y) log(1 - sigma(theta^T x)).
 
     X: [n, m] (no intercept column; x0 = 1 is added); y: [n] in {0, 1}. Newton steps
-    theta += H^-1 g with g = sum (y - p) x and -H = sum p(1-p) x x^T, halving the step until LL
-    does not decrease. Stops when the Newton decrement g^T H^-1 g / 2 < tol: "converged" if
-    no example is fitted to within e^-15 of its label, else "quasi_separated" (the gradient
-    vanished only because weights grew until some examples saturated; ``ll`` is then the
-    supremum approached, within ~tol). Also "quasi_separated" when |theta| passes
-    ``separation_norm``, or the iterations run out with |theta| still growing.
+    theta += t H^-1 g with g = sum (y - p) x and -H = sum p(1-p) x x^T, halving t from 1 while
+    t > ``MIN_STEP`` until LL does not decrease. Stops when the Newton decrement
+    g^T H^-1 g / 2 < tol: "converged" if no example is fitted to within e^-15 of its label,
+    else "quasi_separated" (the gradient vanished only because weights grew until some examples
+    saturated; ``ll`` is then the supremum approached, within ~tol). Also "quasi_separated" when
+    |theta| passes ``separation_norm``, or the iterations run out with |theta| still growing.
+
+    LL never decreases: when every t > ``MIN_STEP`` lowers LL, the current theta is kept and
+    the search stops, "quasi_separated" if some example is saturated (LL flat in float64 along
+    growing weights is what separation looks like), else "not_converged" (the decrement says
+    LL can still rise, but no step found a rise). ``ll_history`` holds the accepted steps only,
+    so ``ll == ll_history[-1] == max(ll_history)``.
     """
     X = np.asarray(X, np.float64)
     y = np.asarray(y, np.float64)
@@ -70,25 +106,22 @@ def newton(
         g = A.T @ (y - p)
         grad_norm = float(np.linalg.norm(g))
         hessian = (A * (p * (1 - p))[:, None]).T @ A
-        # A (near-)singular Hessian is itself a sign of separation; lstsq still gives a step.
-        step = np.linalg.lstsq(hessian, g, rcond=None)[0]
+        step = _newton_step(hessian, g)
         decrement = float(g @ step) / 2
         if decrement < tol:
             # A vanishing gradient is also what separation looks like: the fit has pushed some
             # examples to within e^-SATURATED of their labels, so LL is a supremum, not a max.
-            margins = (2 * y - 1) * z
-            saturated = bool(np.any(margins > SATURATED))
-            outcome = "quasi_separated" if saturated else "converged"
+            outcome = "quasi_separated" if _saturated(z, y) else "converged"
             iteration -= 1
             break
-        t = 1.0
-        while t > 1e-10:
-            candidate = theta + t * step
-            new_ll = _log_likelihood(A @ candidate, y)
-            if new_ll >= ll:
-                break
-            t /= 2
-        theta, ll = candidate, new_ll
+        accepted = _halve_until_no_decrease(A, y, theta, step, ll)
+        if accepted is None:
+            # Every step lowered LL: keep theta (a worse point is never returned) and stop, as
+            # the next iteration would compute the same step again.
+            outcome = "quasi_separated" if _saturated(z, y) else "not_converged"
+            iteration -= 1
+            break
+        theta, ll = accepted
         history.append(ll)
         norms.append(float(np.linalg.norm(theta)))
         if norms[-1] > separation_norm:

@@ -16,6 +16,7 @@ from cs109nn.models.initializers import initializer, known_initializers, registe
 from cs109nn.models.layers import (
     Layer,
     LayerToken,
+    NamedLayer,
     known_layers,
     make_layer,
     parse_layer,
@@ -24,7 +25,7 @@ from cs109nn.models.layers import (
 )
 from cs109nn.models.logistic import LogisticRegression
 from cs109nn.models.mlp import MLP
-from cs109nn.models.model import Model, Output, Params
+from cs109nn.models.model import Model, Output, Params, check_output
 from cs109nn.models.naive_bayes import (
     BernoulliNaiveBayes,
     GaussianNaiveBayes,
@@ -63,10 +64,12 @@ __all__ = [
     "LayerToken",
     "LogisticRegression",
     "Model",
+    "NamedLayer",
     "Output",
     "Params",
     "Stack",
     "accuracy",
+    "check_output",
     "dense_parameter_count",
     "fit_bernoulli",
     "fit_gaussian",

@@ -3,20 +3,21 @@
 ``Conv 3×3×C₁ -> act -> Conv 3×3×C₂ -> act -> avg-pool 2×2 -> flatten -> Dense(K)``, SAME
 padding; ``(C₁, C₂) = (16, 32)`` by default. Inputs ``[n, H, W, C]``; ``[n, H, W]`` gets a
 channel axis and ``[n, s·s]`` (flattened square images, as scikit-learn's digits ``[n, 64]``)
-is reshaped to ``[n, s, s, 1]``.
+is reshaped to ``[n, s, s, 1]``. It is a :class:`~cs109nn.models.stack.Stack` with this
+layer list.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import jax
-from flax import linen as nn
 
-from cs109nn.models.head import logits_head
 from cs109nn.models.initializers import Initializer
-from cs109nn.models.layers import LayerToken, call_layer
+from cs109nn.models.layers import LayerToken, NamedLayer, named_layer
 from cs109nn.models.model import Output
+from cs109nn.models.stack import LECUN_NORMAL, Stack, hidden_layers
 
 
 def as_images(x: jax.Array) -> jax.Array:
@@ -35,25 +36,27 @@ def as_images(x: jax.Array) -> jax.Array:
     )
 
 
-class ConvNet(nn.Module):
+_RELU = LayerToken("relu")  # the default activation (a module-level value: ruff B008)
+
+
+def ConvNet(
+    channels: Sequence[int] = (16, 32),
+    activation: LayerToken = _RELU,
+    output: Output = "categorical",
+    num_classes: int = 10,
+    kernel_init: Initializer = LECUN_NORMAL,
+) -> Stack:
     """``x`` (see :func:`as_images`) -> logits ``[n, K]`` (or ``[n]`` if binary).
 
-    Params: ``conv_0``, ``conv_1`` (``kernel [3, 3, C_in, C_out]``, ``bias [C_out]``),
-    ``output`` (``kernel [(H/2)(W/2)C₂, K]``).
+    The stack ``as_images, Conv 3×3 (channels[0]), act, Conv 3×3 (channels[1]), act,
+    avgpool 2×2``. Params: ``conv_0``, ``conv_1`` (``kernel [3, 3, C_in, C_out]``, ``bias
+    [C_out]``), an activation's own params if it has any (``{name}_{i}``), ``output``
+    (``kernel [(H/2)(W/2)C₂, K]``). ValueError for an unknown activation.
     """
-
-    channels: tuple[int, ...] = (16, 32)
-    activation: LayerToken = LayerToken("relu")
-    output: Output = "categorical"
-    num_classes: int = 10
-    kernel_init: Initializer = nn.initializers.lecun_normal()
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        h = as_images(x)
-        for i, c in enumerate(self.channels):
-            init = self.kernel_init
-            h = nn.Conv(c, (3, 3), padding="SAME", kernel_init=init, name=f"conv_{i}")(h)
-            h = call_layer(self, self.activation, i, h, self.kernel_init)
-        h = nn.avg_pool(h, (2, 2), strides=(2, 2))
-        return logits_head(h, self.output, self.num_classes, self.kernel_init)
+    convs = [LayerToken("conv", (c, 3)) for c in channels]
+    layers = (
+        NamedLayer("as_images", as_images),
+        *hidden_layers("conv", convs, activation, kernel_init),
+        named_layer(LayerToken("avgpool", (2,)), "avgpool"),
+    )
+    return Stack(layers, output, num_classes, kernel_init)

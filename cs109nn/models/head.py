@@ -11,7 +11,7 @@ from flax import linen as nn
 from jax import lax
 
 from cs109nn.models.initializers import Initializer
-from cs109nn.models.model import Output
+from cs109nn.models.model import Output, check_output
 
 
 def flatten_features(x: jax.Array) -> jax.Array:
@@ -37,8 +37,6 @@ def logits_head(h: jax.Array, output: Output, num_classes: int, kernel_init: Ini
     Call inside a module's compact ``__call__``: the Dense becomes its child ``output``.
     """
     h = flatten_features(h)
-    if output == "binary":
+    if check_output(output) == "binary":
         return nn.Dense(1, kernel_init=kernel_init, dot_general=_logit_dot, name="output")(h)[:, 0]
-    if output == "categorical":
-        return nn.Dense(num_classes, kernel_init=kernel_init, name="output")(h)
-    raise ValueError(f"output must be 'binary' or 'categorical', got {output!r}")
+    return nn.Dense(num_classes, kernel_init=kernel_init, name="output")(h)

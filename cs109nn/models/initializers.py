@@ -9,40 +9,42 @@ why scaling them changes nothing. ``zeros`` is the lecture's start for logistic 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from flax import linen as nn
 
+from cs109nn.models.names import Registry
+
 Initializer = Callable[..., Any]
 
 # name -> initialiser; aliases map to the same function.
-_INITIALIZERS: dict[str, Initializer] = {
-    "lecun_normal": nn.initializers.lecun_normal(),
-    "lecun_uniform": nn.initializers.lecun_uniform(),
-    "glorot_normal": nn.initializers.glorot_normal(),
-    "glorot_uniform": nn.initializers.glorot_uniform(),
-    "glorot": nn.initializers.glorot_uniform(),
-    "xavier_normal": nn.initializers.glorot_normal(),
-    "xavier_uniform": nn.initializers.glorot_uniform(),
-    "xavier": nn.initializers.glorot_uniform(),
-    "he_normal": nn.initializers.he_normal(),
-    "he_uniform": nn.initializers.he_uniform(),
-    "he": nn.initializers.he_normal(),
-    "kaiming": nn.initializers.he_normal(),
-    "normal": nn.initializers.normal(stddev=1.0),
-    "uniform": nn.initializers.uniform(scale=1.0),
-    "orthogonal": nn.initializers.orthogonal(),
-    "zeros": nn.initializers.zeros_init(),
-}
-_BUILTIN = frozenset(_INITIALIZERS)
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INITIALIZERS: Registry[Initializer] = Registry(
+    "initialiser",
+    {
+        "lecun_normal": nn.initializers.lecun_normal(),
+        "lecun_uniform": nn.initializers.lecun_uniform(),
+        "glorot_normal": nn.initializers.glorot_normal(),
+        "glorot_uniform": nn.initializers.glorot_uniform(),
+        "glorot": nn.initializers.glorot_uniform(),
+        "xavier_normal": nn.initializers.glorot_normal(),
+        "xavier_uniform": nn.initializers.glorot_uniform(),
+        "xavier": nn.initializers.glorot_uniform(),
+        "he_normal": nn.initializers.he_normal(),
+        "he_uniform": nn.initializers.he_uniform(),
+        "he": nn.initializers.he_normal(),
+        "kaiming": nn.initializers.he_normal(),
+        "normal": nn.initializers.normal(stddev=1.0),
+        "uniform": nn.initializers.uniform(scale=1.0),
+        "orthogonal": nn.initializers.orthogonal(),
+        "zeros": nn.initializers.zeros_init(),
+    },
+)
 
 
 def known_initializers() -> tuple[str, ...]:
     """Names accepted by :func:`initializer`, sorted."""
-    return tuple(sorted(_INITIALIZERS))
+    return INITIALIZERS.names()
 
 
 def initializer(name: str) -> Initializer:
@@ -50,12 +52,7 @@ def initializer(name: str) -> Initializer:
 
     Raises ValueError listing the known names when ``name`` is unknown.
     """
-    try:
-        return _INITIALIZERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown initialiser {name!r}; known initialisers: {', '.join(known_initializers())}"
-        ) from None
+    return INITIALIZERS.get(name)
 
 
 def register_initializer(name: str, init: Initializer) -> None:
@@ -64,8 +61,4 @@ def register_initializer(name: str, init: Initializer) -> None:
     Built-in names cannot be replaced; a user name registered again is replaced (re-running a
     script or notebook cell is normal).
     """
-    if not _NAME.match(name):
-        raise ValueError(f"initialiser name {name!r} must match {_NAME.pattern}")
-    if name in _BUILTIN:
-        raise ValueError(f"{name!r} is a built-in initialiser and cannot be replaced")
-    _INITIALIZERS[name] = init
+    INITIALIZERS.register(name, init)

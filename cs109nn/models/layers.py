@@ -10,7 +10,9 @@ made by a *factory* registered under its name; ``factory(*args)`` returns one of
 - a plain function ``x -> y`` without parameters (an activation).
 
 A factory that takes a ``kernel_init`` keyword (``nn.Dense`` does) receives the model spec's
-initialiser. Built-in layers:
+initialiser. A model's layers are made once, when its spec is parsed (:class:`NamedLayer`), so
+registering a name again changes the models built after it, never one already built.
+Built-in layers:
 
 - activations: ``identity sigmoid tanh relu gelu elu selu softplus silu swish leaky_relu[=slope]``
 - ``dense=W`` (Dense, W units), ``conv=C[xK]`` (K×K convolution, SAME padding, K = 3 by default)
@@ -29,7 +31,9 @@ from typing import Any, NamedTuple
 import jax
 from flax import linen as nn
 
+from cs109nn.models.head import flatten_features
 from cs109nn.models.initializers import Initializer
+from cs109nn.models.names import IDENTIFIER, Registry
 
 Arg = int | float | str
 
@@ -57,7 +61,6 @@ class LayerToken:
         return f"{self.name}={'x'.join(str(a) for a in self.args)}"
 
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INT = re.compile(r"^[0-9]+$")
 
 
@@ -77,7 +80,7 @@ def parse_layer(token: str) -> LayerToken:
     Whether the name is known is checked later, by :func:`make_layer`.
     """
     name, sep, rest = token.strip().partition("=")
-    if not _NAME.match(name):
+    if not IDENTIFIER.match(name):
         raise ValueError(
             f"malformed layer token {token!r}: expected name, name=arg or name=argxarg "
             "(name: letters, digits, _)"
@@ -131,22 +134,24 @@ _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "swish": jax.nn.silu,
 }
 
-_LAYERS: dict[str, LayerFactory] = {
-    **{name: _constant(fn) for name, fn in _ACTIVATIONS.items()},
-    "leaky_relu": _leaky_relu,
-    "dense": _dense,
-    "conv": _conv,
-    "avgpool": _pool(nn.avg_pool),
-    "maxpool": _pool(nn.max_pool),
-    "flatten": lambda: lambda x: x.reshape(x.shape[0], -1),
-    "layernorm": lambda: nn.LayerNorm(),
-}
-_BUILTIN = frozenset(_LAYERS)
+LAYERS: Registry[LayerFactory] = Registry(
+    "layer",
+    {
+        **{name: _constant(fn) for name, fn in _ACTIVATIONS.items()},
+        "leaky_relu": _leaky_relu,
+        "dense": _dense,
+        "conv": _conv,
+        "avgpool": _pool(nn.avg_pool),
+        "maxpool": _pool(nn.max_pool),
+        "flatten": _constant(flatten_features),
+        "layernorm": lambda: nn.LayerNorm(),
+    },
+)
 
 
 def known_layers() -> tuple[str, ...]:
     """Names usable in layer tokens (built-in and registered), sorted."""
-    return tuple(sorted(_LAYERS))
+    return LAYERS.names()
 
 
 def register_layer(name: str, factory: LayerFactory) -> None:
@@ -154,20 +159,17 @@ def register_layer(name: str, factory: LayerFactory) -> None:
 
     ``factory`` returns a flax Module, a :class:`Layer` pair or a function ``x -> y``; a flax
     Module class works as its own factory (``register_layer("mydense", nn.Dense)``). Built-in
-    names cannot be replaced; a user name registered again is replaced.
+    names cannot be replaced; a user name registered again is replaced for the models built
+    after it (a built model keeps the layers it was made with).
     """
-    if not _NAME.match(name):
-        raise ValueError(f"layer name {name!r} must match {_NAME.pattern}")
-    if name in _BUILTIN:
-        raise ValueError(f"{name!r} is a built-in layer and cannot be replaced")
     if not callable(factory):
         raise ValueError(f"layer factory for {name!r} must be callable, got {factory!r}")
-    _LAYERS[name] = factory
+    LAYERS.register(name, factory)
 
 
 def register_activation(name: str, fn: Callable[[jax.Array], jax.Array]) -> None:
     """Register a parameter-free elementwise function ``fn(x) -> y`` as layer ``name``."""
-    register_layer(name, lambda: fn)
+    register_layer(name, _constant(fn))
 
 
 def _takes_kernel_init(factory: LayerFactory) -> bool:
@@ -183,12 +185,7 @@ def make_layer(token: LayerToken, kernel_init: Initializer | None = None) -> Any
     Raises ValueError for an unknown name (listing the known ones) or arguments the factory
     does not take.
     """
-    factory = _LAYERS.get(token.name)
-    if factory is None:
-        raise ValueError(
-            f"unknown layer {token.name!r} in {str(token)!r}; known layers: "
-            f"{', '.join(known_layers())}"
-        )
+    factory = LAYERS.get(token.name, where=f" in {str(token)!r}")
     kwargs = {"kernel_init": kernel_init} if kernel_init and _takes_kernel_init(factory) else {}
     try:
         made = factory(*token.args, **kwargs)
@@ -215,22 +212,30 @@ class PureLayer(nn.Module):
         return self.layer.apply(theta, x)
 
 
-def call_layer(
-    parent: nn.Module,
-    token: LayerToken,
-    index: int,
-    x: jax.Array,
-    kernel_init: Initializer | None = None,
-) -> jax.Array:
-    """Apply layer ``token`` to ``x`` inside ``parent``'s compact ``__call__``.
+@dataclass(frozen=True)
+class NamedLayer:
+    """A made layer (see :func:`make_layer`) and the name its params go under in a model.
 
-    A layer with parameters becomes the child ``{name}_{index}`` of ``parent`` (e.g.
-    ``dense_0``), so the params read like the spec.
+    Made once, when the spec is parsed, so that tracing never reads the layer registry.
+    A plain frozen dataclass, not a pytree and not a Module: flax does not adopt the Module
+    inside as a child named after the field holding it; :meth:`__call__` names it.
     """
-    made = make_layer(token, kernel_init)
-    child_name = f"{token.name}_{index}"
-    if isinstance(made, nn.Module):
-        return made.clone(parent=parent, name=child_name)(x)
-    if isinstance(made, Layer):
-        return PureLayer(made, parent=parent, name=child_name)(x)
-    return made(x)
+
+    name: str  # e.g. "hidden_0", "relu_1", "dense_2"
+    layer: nn.Module | Layer | Callable[[jax.Array], jax.Array]
+
+    def __call__(self, parent: nn.Module, x: jax.Array) -> jax.Array:
+        """Apply the layer to ``x [n, ...]`` inside ``parent``'s compact ``__call__``.
+
+        A layer with parameters becomes the child ``self.name`` of ``parent``.
+        """
+        if isinstance(self.layer, nn.Module):
+            return self.layer.clone(parent=parent, name=self.name)(x)
+        if isinstance(self.layer, Layer):
+            return PureLayer(self.layer, parent=parent, name=self.name)(x)
+        return self.layer(x)
+
+
+def named_layer(token: LayerToken, name: str, kernel_init: Initializer | None = None) -> NamedLayer:
+    """:func:`make_layer` of ``token``, its params to go under ``name``."""
+    return NamedLayer(name, make_layer(token, kernel_init))

@@ -10,12 +10,23 @@ is enough); the result is a pytree of arrays.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 import jax
 
 Params = Any
 Output = Literal["binary", "categorical"]
+
+
+def check_output(output: object) -> Output:
+    """``output`` itself when it is an :data:`Output` kind; ValueError otherwise.
+
+    The one place the two kinds are checked: objectives, the output head, Naive Bayes and the
+    model registry all call it.
+    """
+    if output not in get_args(Output):
+        raise ValueError(f"output must be 'binary' or 'categorical', got {output!r}")
+    return output  # type: ignore[return-value]
 
 
 class Model(NamedTuple):

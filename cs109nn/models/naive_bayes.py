@@ -23,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from cs109nn.models.model import Output
+from cs109nn.models.model import Output, check_output
 
 
 class BernoulliNaiveBayes(NamedTuple):
@@ -90,7 +90,7 @@ def fit_gaussian(
     var = jnp.einsum("nk,knm->km", w, jnp.square(x[None] - mean[:, None])) / safe_count
     row_w = jnp.sum(w, axis=1)  # every example's resample count
     overall_mean = row_w @ x / jnp.sum(row_w)
-    overall_var = row_w @ jnp.square(x - overall_mean) / jnp.sum(row_w)
+    overall_var = row_w @ jnp.square(x - overall_mean[None]) / jnp.sum(row_w)
     var = var + var_smoothing * jnp.max(overall_var)
     log_prior = jnp.log(class_count) - jnp.log(jnp.sum(class_count))
     return GaussianNaiveBayes(log_prior, mean, var)
@@ -102,11 +102,12 @@ def joint_log_likelihood(
     """``log P(y=k) + Σ_j log P(x_j | y=k)``, ``[n, K]`` for ``x [n, m]``."""
     x = jnp.asarray(x, jnp.float32)
     if isinstance(params, BernoulliNaiveBayes):
-        return params.log_prior + x @ params.log_p.T + (1 - x) @ params.log_not_p.T
+        # [None]: explicit broadcasting over examples (tests raise on implicit rank promotion)
+        return params.log_prior[None] + x @ params.log_p.T + (1 - x) @ params.log_not_p.T
     if isinstance(params, GaussianNaiveBayes):
         log_norm = -0.5 * jnp.sum(jnp.log(2 * jnp.pi * params.var), axis=-1)  # [K]
         sq = jnp.square(x[:, None, :] - params.mean[None]) / params.var[None]  # [n, K, m]
-        return params.log_prior + log_norm - 0.5 * jnp.sum(sq, axis=-1)
+        return (params.log_prior + log_norm)[None] - 0.5 * jnp.sum(sq, axis=-1)
     raise TypeError(f"expected fitted Naive Bayes params, got {type(params).__name__}")
 
 
@@ -130,11 +131,9 @@ def predict_logits(
     """
     jll = joint_log_likelihood(params, x)
     num_classes = jll.shape[-1]
-    output = output or ("binary" if num_classes == 2 else "categorical")
+    output = check_output(output or ("binary" if num_classes == 2 else "categorical"))
     if output == "binary":
         if num_classes != 2:
             raise ValueError(f"binary logits need 2 classes, these params have {num_classes}")
         return jll[:, 1] - jll[:, 0]
-    if output == "categorical":
-        return jll
-    raise ValueError(f"output must be 'binary' or 'categorical', got {output!r}")
+    return jll

@@ -14,22 +14,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from cs109nn.models.model import Output, Params
+from cs109nn import lecture
+from cs109nn.models.model import Output, Params, check_output
 
-
-def _check_output(output: str) -> None:
-    if output not in ("binary", "categorical"):
-        raise ValueError(f"output must be 'binary' or 'categorical', got {output!r}")
-
-
-@jax.custom_jvp
-def bernoulli_log_likelihoods(z: jax.Array, y: jax.Array) -> jax.Array:
-    """``y log σ(z) + (1 − y) log σ(−z)`` elementwise, with the slides' derivative.
-
-    dLL/dz = y − σ(z) (the lecture's gradient before the chain rule reaches θ): one sigmoid,
-    where autodiff of the two log-sigmoids would evaluate both of their derivatives.
-    """
-    return y * jax.nn.log_sigmoid(z) + (1 - y) * jax.nn.log_sigmoid(-z)
+# The lecture's ``y log σ(z) + (1 − y) log σ(−z)`` (written once, in cs109nn.lecture), with the
+# slides' derivative dLL/dz = y − σ(z) (the lecture's gradient before the chain rule reaches
+# θ): one sigmoid, where autodiff of the two log-sigmoids would evaluate both derivatives.
+bernoulli_log_likelihoods = jax.custom_jvp(lecture.bernoulli_log_likelihoods)
 
 
 @bernoulli_log_likelihoods.defjvp
@@ -48,7 +39,7 @@ def log_likelihoods(logits: jax.Array, y: jax.Array, output: Output) -> jax.Arra
     categorical: ``log softmax(z)_y``, ``logits [n, K]``, ``y [n]`` integer classes in
     {0..K−1}, or ``y [n, K]`` one-hot / soft labels (then ``Σ_k y_k log softmax(z)_k``).
     """
-    _check_output(output)
+    check_output(output)
     logits = jnp.asarray(logits)
     if output == "binary":
         return bernoulli_log_likelihoods(logits, jnp.asarray(y, logits.dtype))
@@ -84,7 +75,7 @@ def loss(
 
 def probabilities(logits: jax.Array, output: Output) -> jax.Array:
     """P(Y=1|x) ``[n]`` (binary, σ(z)) or P(Y=k|x) ``[n, K]`` (categorical, softmax)."""
-    _check_output(output)
+    check_output(output)
     if output == "binary":
         return jax.nn.sigmoid(logits)
     return jax.nn.softmax(logits, axis=-1)
@@ -92,7 +83,7 @@ def probabilities(logits: jax.Array, output: Output) -> jax.Array:
 
 def predict(logits: jax.Array, output: Output) -> jax.Array:
     """Predicted class ``[n]`` int32: ``z > 0`` (binary, i.e. σ(z) > 1/2) or ``argmax_k z_k``."""
-    _check_output(output)
+    check_output(output)
     if output == "binary":
         return (logits > 0).astype(jnp.int32)
     return jnp.argmax(logits, axis=-1).astype(jnp.int32)

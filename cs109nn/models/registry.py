@@ -27,57 +27,43 @@ place, or a whole model with :func:`register_model` and uses ``name[:arg...]``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
-import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from flax import linen as nn
 
 from cs109nn.models.convnet import ConvNet
 from cs109nn.models.flax_model import model_from_module, model_from_pair
-from cs109nn.models.initializers import initializer
-from cs109nn.models.layers import Layer, LayerToken, make_layer, parse_arg, parse_layer
+from cs109nn.models.initializers import Initializer, initializer
+from cs109nn.models.layers import LAYERS, Layer, LayerToken, parse_arg, parse_layer
 from cs109nn.models.logistic import LogisticRegression
 from cs109nn.models.mlp import MLP
-from cs109nn.models.model import Model, Output
+from cs109nn.models.model import Model, Output, check_output
+from cs109nn.models.names import Registry
 from cs109nn.models.shape_check import with_shape_check
 from cs109nn.models.stack import Stack
 
 ModelFactory = Callable[..., Any]
 
-_USAGE: dict[str, str] = {
-    "logreg": "logreg[:INIT]",
-    "softmax": "softmax[:INIT]",
-    "mlp": "mlp:WIDTHS[:LAYER[:INIT]]",
-    "softmax-mlp": "softmax-mlp:WIDTHS[:LAYER[:INIT]]",
-    "convnet": "convnet[:CHANNELS[:LAYER[:INIT]]]",
-    "stack": "stack:LAYER-LAYER-...[:INIT]",
-    "softmax-stack": "softmax-stack:LAYER-LAYER-...[:INIT]",
-}
-_BUILTIN = frozenset(_USAGE)
-# user models: name -> (factory, output for a factory that returns a module or a pair)
-_USER: dict[str, tuple[ModelFactory, Output | None]] = {}
-
-#: Live read-only view ``name -> usage`` of every known model, built-in and registered.
-KNOWN_MODELS = types.MappingProxyType(_USAGE)
-
-_MODEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _LAYER_SPLIT = re.compile(r"-(?=[A-Za-z_])")  # '-' before a name; '1e-3' stays whole
 
 
-def known_models() -> tuple[str, ...]:
-    """Model names usable in specs (built-in and registered), sorted."""
-    return tuple(sorted(_USAGE))
+class ModelKind(NamedTuple):
+    """What a model name stands for: its spec's usage line and its builder.
 
+    ``build(spec, name, parts, num_classes) -> Model``, ``parts`` the spec's ``:``-separated
+    parts after the name.
+    """
 
-def _known() -> str:
-    return "known models: " + "; ".join(_USAGE[name] for name in known_models())
+    usage: str
+    build: Callable[[str, str, list[str], int], Model]
 
 
 def _bad(spec: str, why: str) -> ValueError:
-    return ValueError(f"bad model spec {spec!r}: {why}. {_known()}")
+    return ValueError(f"bad model spec {spec!r}: {why}. {MODELS.known()}")
 
 
 def _positive_ints(spec: str, text: str, what: str) -> tuple[int, ...]:
@@ -90,15 +76,26 @@ def _positive_ints(spec: str, text: str, what: str) -> tuple[int, ...]:
 def _layer(spec: str, text: str) -> LayerToken:
     try:
         token = parse_layer(text)
-        make_layer(token)  # fail now, at spec time, not at init
+        # the name now, so that an unknown layer is reported before an unknown INIT; the
+        # layer itself is made with INIT's initialiser by _made
+        LAYERS.get(token.name, where=f" in {str(token)!r}")
     except ValueError as error:
         raise _bad(spec, str(error)) from None
     return token
 
 
-def _init(spec: str, name: str | None, default: str):
+def _init(spec: str, name: str | None, default: str) -> Initializer:
     try:
         return initializer(default if name is None else name)
+    except ValueError as error:
+        raise _bad(spec, str(error)) from None
+
+
+def _made(spec: str, build: Callable[..., nn.Module], *args: Any) -> nn.Module:
+    """``build(*args)``: the module, its layers made now (spec time, not trace time); a layer's
+    bad arguments are a bad spec."""
+    try:
+        return build(*args)
     except ValueError as error:
         raise _bad(spec, str(error)) from None
 
@@ -127,31 +124,32 @@ def _builtin(spec: str, name: str, parts: list[str], num_classes: int) -> Model:
         module = LogisticRegression(output, num_classes, _init(spec, init, "zeros"))
     elif name in ("mlp", "softmax-mlp"):
         widths, layer, init = _parts(spec, parts, 1, 3)
-        module = MLP(
-            _positive_ints(spec, widths, "WIDTHS"),
-            _layer(spec, layer or "sigmoid"),
-            output,
-            num_classes,
-            _init(spec, init, "lecun_normal"),
-        )
+        hidden = _positive_ints(spec, widths, "WIDTHS")
+        activation = _layer(spec, layer or "sigmoid")
+        kernel_init = _init(spec, init, "lecun_normal")
+        module = _made(spec, MLP, hidden, activation, output, num_classes, kernel_init)
     elif name == "convnet":
         channels, layer, init = _parts(spec, parts, 0, 3)
-        module = ConvNet(
-            _positive_ints(spec, channels or "16x32", "CHANNELS"),
-            _layer(spec, layer or "relu"),
-            output,
-            num_classes,
-            _init(spec, init, "lecun_normal"),
-        )
+        sizes = _positive_ints(spec, channels or "16x32", "CHANNELS")
+        activation = _layer(spec, layer or "relu")
+        kernel_init = _init(spec, init, "lecun_normal")
+        module = _made(spec, ConvNet, sizes, activation, output, num_classes, kernel_init)
     else:  # stack, softmax-stack
         layers, init = _parts(spec, parts, 1, 2)
         tokens = tuple(_layer(spec, t) for t in _LAYER_SPLIT.split(layers))
-        module = Stack(tokens, output, num_classes, _init(spec, init, "lecun_normal"))
+        kernel_init = _init(spec, init, "lecun_normal")
+        module = _made(spec, Stack.from_tokens, tokens, output, num_classes, kernel_init)
     return model_from_module(module, output=output, num_classes=num_classes, name=spec)
 
 
-def _user(spec: str, name: str, parts: list[str], num_classes: int) -> Model:
-    factory, output = _USER[name]
+def _user(
+    factory: ModelFactory,
+    output: Output | None,
+    spec: str,
+    name: str,
+    parts: list[str],
+    num_classes: int,
+) -> Model:
     args = [parse_arg(p) for p in parts]
     kwargs = {}
     try:
@@ -176,12 +174,40 @@ def _user(spec: str, name: str, parts: list[str], num_classes: int) -> Model:
     raise _bad(spec, f"factory of {name!r} returned {kind}, not a Model, a Module or a pair")
 
 
+_USAGE = {
+    "logreg": "logreg[:INIT]",
+    "softmax": "softmax[:INIT]",
+    "mlp": "mlp:WIDTHS[:LAYER[:INIT]]",
+    "softmax-mlp": "softmax-mlp:WIDTHS[:LAYER[:INIT]]",
+    "convnet": "convnet[:CHANNELS[:LAYER[:INIT]]]",
+    "stack": "stack:LAYER-LAYER-...[:INIT]",
+    "softmax-stack": "softmax-stack:LAYER-LAYER-...[:INIT]",
+}
+#: Every model name, built-in and registered; model names may contain '-' (softmax-mlp).
+MODELS: Registry[ModelKind] = Registry(
+    "model",
+    {name: ModelKind(usage, _builtin) for name, usage in _USAGE.items()},
+    pattern=re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$"),
+    describe=lambda kind: kind.usage,
+    separator="; ",
+)
+
+#: Live read-only view ``name -> usage`` of every known model, built-in and registered.
+KNOWN_MODELS = MODELS.descriptions()
+
+
+def known_models() -> tuple[str, ...]:
+    """Model names usable in specs (built-in and registered), sorted."""
+    return MODELS.names()
+
+
 def model_from_spec(spec: str, *, num_classes: int = 2) -> Model:
     """The model a spec string names (grammar in this module's docstring).
 
     ``num_classes``: K for categorical models (``softmax``, ``softmax-mlp``, ``convnet``,
     ``softmax-stack``); binary models need 2. The returned model's ``name`` is the spec, and
-    its ``apply`` checks input shapes (ValueError with expected and actual shapes).
+    its ``apply`` checks input shapes (ValueError with expected and actual shapes). Every
+    layer is made here, once: registering a layer name again later leaves this model as it is.
     Raises ValueError for an unknown name or a malformed spec, listing the known models.
     """
     if not isinstance(spec, str) or not spec.strip():
@@ -190,11 +216,9 @@ def model_from_spec(spec: str, *, num_classes: int = 2) -> Model:
         raise _bad(spec, f"num_classes must be an integer >= 2, got {num_classes!r}")
     spec = spec.strip()
     name, *parts = spec.split(":")
-    if name in _BUILTIN:
-        return _builtin(spec, name, parts, num_classes)
-    if name in _USER:
-        return _user(spec, name, parts, num_classes)
-    raise _bad(spec, f"unknown model {name!r}")
+    if name not in MODELS:
+        raise _bad(spec, MODELS.unknown(name))
+    return MODELS.get(name).build(spec, name, parts, num_classes)
 
 
 def register_model(
@@ -213,13 +237,9 @@ def register_model(
     and :data:`KNOWN_MODELS`. Built-in names cannot be replaced; a user name registered again
     is replaced.
     """
-    if not _MODEL_NAME.match(name):
-        raise ValueError(f"model name {name!r} must match {_MODEL_NAME.pattern}")
-    if name in _BUILTIN:
-        raise ValueError(f"{name!r} is a built-in model and cannot be replaced")
-    if output not in (None, "binary", "categorical"):
-        raise ValueError(f"output must be 'binary' or 'categorical', got {output!r}")
+    if output is not None:
+        check_output(output)
     if not callable(factory):
         raise ValueError(f"model factory for {name!r} must be callable, got {factory!r}")
-    _USER[name] = (factory, output)
-    _USAGE[name] = usage or f"{name}[:ARG...]"
+    build = functools.partial(_user, factory, output)
+    MODELS.register(name, ModelKind(usage or f"{name}[:ARG...]", build))

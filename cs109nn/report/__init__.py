@@ -2,9 +2,11 @@
 
 ``write_report(run_dir)`` regenerates ``report.md`` and ``figures/*.png`` of a run folder. The
 statistics underneath are plain functions of numbers: confidence intervals for a mean across
-seeds (Student-t and seeded bootstrap) and paired comparisons of two configs over shared
-seeds. This layer reads files with numpy, matplotlib and the standard library: never JAX, the
-engine or the sweep code.
+seeds (``intervals``: Student-t and seeded bootstrap), paired comparisons of two configs over
+shared seeds (``significance``), and the one rule that ranks configs (``ranking``), which the
+sweep's terminal summary uses too. This layer reads files through
+``cs109nn.run_folder_schema`` with numpy, scipy, matplotlib and the standard library: never
+JAX, the engine or the sweep code.
 """
 
 from cs109nn.report.configs import (
@@ -14,75 +16,59 @@ from cs109nn.report.configs import (
     config_label,
     group_by_config,
     label_columns,
-    primary_metric,
     rows_by_dataset,
     varying_columns,
 )
-from cs109nn.report.read import (
-    Curves,
-    ManifestSummary,
-    Run,
-    read_curves,
-    read_manifest,
-    read_results,
-    read_run,
-    summarize_manifest,
-)
-from cs109nn.report.statistics import (
+from cs109nn.report.intervals import Interval, bootstrap_interval, curve_t_interval, t_interval
+from cs109nn.report.ranking import (
     ConfigSummary,
-    Interval,
-    PairedComparison,
-    PairedTest,
-    bootstrap_interval,
-    compare_configs,
-    curve_t_interval,
+    best_by_group,
+    diverged_members,
     is_diverged,
-    paired_t_test,
     rank_by_dataset,
     rank_configs,
-    sign_flip_test,
-    student_t_cdf,
-    student_t_quantile,
-    student_t_two_sided_p,
+    selection_metric,
     summarize_config,
-    t_interval,
+)
+from cs109nn.report.read import ManifestSummary, Run, read_run, summarize_manifest
+from cs109nn.report.significance import (
+    PairedComparison,
+    PairedTest,
+    compare_configs,
+    paired_t_test,
+    sign_flip_test,
 )
 from cs109nn.report.write import render_report, write_report
 
 __all__ = [
     "ConfigKey",
     "ConfigSummary",
-    "Curves",
     "Interval",
     "ManifestSummary",
     "PairedComparison",
     "PairedTest",
     "Run",
+    "best_by_group",
     "bootstrap_interval",
     "compare_configs",
     "config_columns",
     "config_key",
     "config_label",
     "curve_t_interval",
+    "diverged_members",
     "group_by_config",
     "is_diverged",
     "label_columns",
     "paired_t_test",
-    "primary_metric",
     "rank_by_dataset",
     "rank_configs",
-    "read_curves",
-    "read_manifest",
-    "read_results",
     "read_run",
     "render_report",
     "rows_by_dataset",
+    "selection_metric",
     "sign_flip_test",
-    "summarize_manifest",
-    "student_t_cdf",
-    "student_t_quantile",
-    "student_t_two_sided_p",
     "summarize_config",
+    "summarize_manifest",
     "t_interval",
     "varying_columns",
     "write_report",

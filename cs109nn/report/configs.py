@@ -1,9 +1,9 @@
 """Configs: which rows of a results table are replicates (seeds) of the same experiment.
 
-A *config* is everything in a row except the seed, the member index, the group id, where it
-ran (process, host, device), the metrics and the timings; rows that agree on all the rest
-differ only by seed, and the seeds are the replicates that confidence intervals and paired
-tests are taken over.
+A *config* is everything in a row except the group id, the member index, the seed, the
+metrics, the divergence flags and the timings (the run folder's schema says which columns
+those are); rows that agree on all the rest differ only by seed, and the seeds are the
+replicates that confidence intervals and paired tests are taken over.
 """
 
 from __future__ import annotations
@@ -12,34 +12,23 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cs109nn.run_folder_schema import COLUMNS
+
 Row = dict[str, Any]
 # A config as a hashable value: (column, value) pairs in the results table's column order.
 ConfigKey = tuple[tuple[str, Any], ...]
 
-# Columns that say which replicate a row is, not what experiment it belongs to. `group` is a
-# static compile group (architecture x data shape x optimizer x steps): a packing detail.
-REPLICATE_COLUMNS = frozenset({"seed", "member", "group"})
-# Where a member ran, not what it ran: a multi-process run must not split a config by host.
-PLACEMENT_COLUMNS = frozenset(
-    {"process", "process_index", "host", "hostname", "device", "device_index", "shard"}
+# Columns that say which replicate a row is or what it measured, not what experiment it
+# belongs to. ``group`` is a static compile group (architecture x data shape x optimizer x
+# steps): a packing detail, implied by the config columns.
+NOT_CONFIG_COLUMNS = frozenset(
+    {"group"} | {column.name for column in COLUMNS if column.kind not in ("config", "hparam")}
 )
-# Outcome columns: what a member measured, never part of its config.
-OUTCOME_COLUMNS = frozenset({"diverged", "diverged_step"})
-OUTCOME_PREFIXES = ("final_", "best_")
-TIMING_SUFFIXES = ("_wall_s", "_compile_s", "_seconds", "_time_s")
-
-# The metric a dataset's configs are ranked by, and the one used when no test split exists.
-PRIMARY_METRIC = "final_test_acc"
-FALLBACK_METRIC = "final_train_acc"
 
 
 def is_config_column(column: str) -> bool:
-    """True for a column that is part of a config: not replicate id, metric, or timing."""
-    if column in REPLICATE_COLUMNS | PLACEMENT_COLUMNS | OUTCOME_COLUMNS:
-        return False
-    if column.startswith(OUTCOME_PREFIXES) or column.endswith(TIMING_SUFFIXES):
-        return False
-    return True
+    """True for a column that is part of a config: not a replicate id, outcome or timing."""
+    return column not in NOT_CONFIG_COLUMNS
 
 
 def config_columns(columns: Sequence[str]) -> list[str]:
@@ -111,7 +100,7 @@ def label_columns(configs: Sequence[ConfigKey], always: Sequence[str] = ("model"
     return chosen
 
 
-def format_value(value: Any) -> str:
+def display_value(value: Any) -> str:
     """A config value as a short string (floats in ``%g``, absent as an empty string)."""
     if value is None:
         return ""
@@ -123,7 +112,7 @@ def format_value(value: Any) -> str:
 def config_label(config: ConfigKey, columns: Sequence[str]) -> str:
     """A short label naming ``config`` by its values in ``columns``, e.g. ``model=mlp lr=0.1``."""
     values = dict(config)
-    parts = [f"{column}={format_value(values.get(column))}" for column in columns]
+    parts = [f"{column}={display_value(values.get(column))}" for column in columns]
     return " ".join(parts) if parts else "all"
 
 
@@ -135,12 +124,3 @@ def rows_by_dataset(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Row]]:
         dataset = row.get("dataset")
         split.setdefault("all" if dataset is None else str(dataset), []).append(dict(row))
     return split
-
-
-def primary_metric(rows: Iterable[Mapping[str, Any]]) -> str:
-    """``final_test_acc`` when any row has a finite value for it, else ``final_train_acc``."""
-    for row in rows:
-        value = row.get(PRIMARY_METRIC)
-        if isinstance(value, int | float) and math.isfinite(value):
-            return PRIMARY_METRIC
-    return FALLBACK_METRIC

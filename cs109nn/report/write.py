@@ -12,23 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from cs109nn.atomic_files import write_atomic
-from cs109nn.report.configs import config_label, format_value, label_columns
+from cs109nn.report.configs import config_label, display_value, label_columns
+from cs109nn.report.drawing import METRIC_TITLES
 from cs109nn.report.figures import write_figures
-from cs109nn.report.read import Run, read_run, summarize_manifest
-from cs109nn.report.statistics import (
-    BOOTSTRAP_RESAMPLES,
-    SIGN_FLIP_EXACT_UP_TO,
+from cs109nn.report.intervals import BOOTSTRAP_RESAMPLES
+from cs109nn.report.ranking import (
+    PRIMARY_METRIC,
     ConfigSummary,
-    compare_configs,
-    is_diverged,
+    diverged_members,
     rank_by_dataset,
 )
-
-REPORT_FILE = "report.md"
-METRIC_NAMES = {
-    "final_test_acc": "final test accuracy",
-    "final_train_acc": "final train accuracy",
-}
+from cs109nn.report.read import Run, read_run, summarize_manifest
+from cs109nn.report.significance import SIGN_FLIP_EXACT_UP_TO, compare_configs
+from cs109nn.run_folder_schema import REPORT
 
 
 def write_report(run_dir: str | Path, confidence: float = 0.95, figures: bool = True) -> Path:
@@ -40,7 +36,7 @@ def write_report(run_dir: str | Path, confidence: float = 0.95, figures: bool = 
     rankings = rank_by_dataset(run.rows, run.columns, confidence)
     figure_paths = write_figures(run, confidence, rankings) if figures else []
     text = render_report(run, rankings, figure_paths, confidence)
-    return write_atomic(run.path / REPORT_FILE, text)
+    return write_atomic(run.path / REPORT, text)
 
 
 def render_report(
@@ -66,7 +62,7 @@ def render_report(
 
 def _cell(value: Any) -> str:
     """A Markdown table cell: pipes escaped, line breaks flattened."""
-    text = format_value(value) if not isinstance(value, str) else value
+    text = display_value(value) if not isinstance(value, str) else value
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -102,9 +98,7 @@ def _p_value(p: float) -> str:
 
 def _run_summary(run: Run, rankings: dict[str, list[ConfigSummary]]) -> list[str]:
     facts = summarize_manifest(run.manifest)
-    devices = facts.devices
-    shown_devices = ", ".join(devices[:8]) + (" …" if len(devices) > 8 else "")
-    diverged = sum(1 for row in run.rows if is_diverged(row))
+    diverged = len(diverged_members(run.rows))
     seeds = {row.get("seed") for row in run.rows if row.get("seed") is not None}
     groups = {row.get("group") for row in run.rows if row.get("group") is not None}
     num_configs = sum(len(ranking) for ranking in rankings.values())
@@ -121,10 +115,10 @@ def _run_summary(run: Run, rankings: dict[str, list[ConfigSummary]]) -> list[str
         ("experiment", facts.experiment or "unnamed"),
         ("config hash", f"`{facts.config_hash}`" if facts.config_hash else "unknown"),
         ("git commit", commit),
-        ("started", facts.start_time or "unknown"),
-        ("ended", facts.end_time or "not finished (no end time in the manifest)"),
+        ("started", facts.started or "unknown"),
+        ("ended", facts.finished or "not finished (no end time in the manifest)"),
         ("backend", facts.backend or "unknown"),
-        ("devices", f"{len(devices)}: {shown_devices}" if len(devices) > 1 else shown_devices),
+        ("devices", facts.devices or "unknown"),
         ("processes", facts.process_count if facts.process_count is not None else "unknown"),
         ("datasets", ", ".join(rankings) or "none"),
         ("members", of_planned(len(run.rows), facts.planned_members)),
@@ -146,17 +140,18 @@ def _dataset_section(dataset: str, ranking: list[ConfigSummary], confidence: flo
     if not ranking:
         return []
     metric = ranking[0].metric
-    metric_name = METRIC_NAMES.get(metric, metric)
+    metric_name = METRIC_TITLES.get(metric, metric)
     level = f"{confidence:.0%}"
     columns = label_columns([s.config for s in ranking])
     lines = [f"## Dataset: {dataset}", ""]
     lines.append(
-        f"Configs ranked by mean {metric_name} over seeds. Intervals are {level} confidence "
+        f"Configs ranked by mean {metric_name} over seeds (ties: by mean log-likelihood of "
+        f"the same split). Intervals are {level} confidence "
         f"intervals across seeds: Student-t, and percentile bootstrap ({BOOTSTRAP_RESAMPLES:,} "
         "resamples, seeded). Diverged members are left out of the mean and counted apart; "
         "n is the number of seeds the mean is over."
     )
-    if metric != "final_test_acc":
+    if metric != PRIMARY_METRIC:
         lines.append("")
         lines.append("No member of this dataset has a test accuracy: ranked by train accuracy.")
     lines.append("")
@@ -226,18 +221,11 @@ def _diverged_section(rankings: dict[str, list[ConfigSummary]]) -> list[str]:
     for dataset, ranking in rankings.items():
         columns = label_columns([s.config for s in ranking])
         for summary in ranking:
-            for row in summary.rows:
-                if is_diverged(row):
-                    rows.append(
-                        [
-                            dataset,
-                            config_label(summary.config, columns),
-                            row.get("group"),
-                            row.get("member"),
-                            row.get("seed"),
-                            row.get("diverged_step"),
-                        ]
-                    )
+            label = config_label(summary.config, columns)
+            rows += [
+                [dataset, label, row["group"], row["member"], row["seed"], row["diverged_step"]]
+                for row in diverged_members(summary.rows)
+            ]
     if not rows:
         return lines + ["No member diverged.", ""]
     lines.append(

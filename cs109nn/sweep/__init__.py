@@ -6,13 +6,9 @@ after a crash and reproduced.
 """
 
 from cs109nn.sweep.distributed import is_writer, maybe_initialize_distributed
-from cs109nn.sweep.plan import Group, Members, Plan, make_plan
-from cs109nn.sweep.runner import (
-    ConfigChangedError,
-    RunFolderError,
-    SweepEvent,
-    run_sweep,
-)
+from cs109nn.sweep.lifecycle import ConfigChangedError, RunFolderError
+from cs109nn.sweep.plan import Group, Members, Plan, make_plan, program_key
+from cs109nn.sweep.runner import SweepEvent, run_sweep
 from cs109nn.sweep.spec import (
     SpecError,
     SweepSpec,
@@ -36,6 +32,7 @@ __all__ = [
     "from_config",
     "is_writer",
     "make_plan",
+    "program_key",
     "maybe_initialize_distributed",
     "run_sweep",
     "to_config",

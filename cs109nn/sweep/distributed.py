@@ -69,3 +69,13 @@ def broadcast_from_writer(values: np.ndarray) -> np.ndarray:
 def _env_int(name: str) -> int | None:
     text = os.environ.get(name, "").strip()
     return int(text) if text else None
+
+
+def share_done_groups(group_ids: list[str], done: set[str], *, failed: bool) -> tuple[str, ...]:
+    """The groups finished in the folder as process 0 found them (``done``), on every process;
+    a process other than 0 raises when process 0 ``failed`` to open the folder."""
+    flags = np.array([failed] + [group_id in done for group_id in group_ids], np.int32)
+    flags = broadcast_from_writer(flags)
+    if flags[0] and not is_writer():
+        raise RuntimeError("process 0 could not open the run folder; see its error")
+    return tuple(group_id for group_id, flag in zip(group_ids, flags[1:], strict=True) if flag)

@@ -1,9 +1,13 @@
-"""The plan of a sweep: groups (one compile each) and the members every group trains.
+"""The plan of a sweep: groups and the members every group trains; what compiles once.
 
 Groups are the product of the static axes in the spec's order (data sets, then models,
 optimizers, steps, batch sizes); members are the product of the swept hyperparameters (in
 ``HYPERPARAMETER_FIELDS`` order) and the seeds, seeds varying fastest. Both orders are fixed by
 the spec alone, so a group id and a member index name the same training in every run of it.
+
+What compiles once is defined here and nowhere else: :func:`program_key` -- a group's model,
+its :class:`~cs109nn.train.TrainSetup` and its data's shapes. Groups with equal keys (the same
+model on data sets of the same shapes) share one compiled program.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cs109nn.sweep.spec import HYPERPARAMETER_FIELDS, SweepSpec
+from cs109nn.data import Dataset
+from cs109nn.sweep.spec import HYPERPARAMETER_FIELDS, SpecError, SweepSpec
+from cs109nn.train import TrainSetup
 
 
 @dataclass(frozen=True)
@@ -22,16 +28,28 @@ class Group:
     """One point of the static product: an architecture x data x optimizer x steps x batch.
 
     ``group_id`` is ``<index>-<dataset>-<model>-<optimizer>-s<steps>-<b<batch>|full>``, the index
-    zero-padded so that ids sort in plan order; it is safe as a file name.
+    zero-padded so that ids sort in plan order; it is safe as a file name. ``setup``: the
+    engine's static set-up of the group (optimizer, steps, batch size, and the spec's
+    eval_every and dp); ``batch_size`` None is full batch.
     """
 
     index: int
     group_id: str
     dataset: str
     model: str
-    optimizer: str
-    steps: int
-    batch_size: int  # 0: full batch
+    setup: TrainSetup
+
+    @property
+    def optimizer(self) -> str:
+        return self.setup.optimizer
+
+    @property
+    def steps(self) -> int:
+        return self.setup.steps
+
+    @property
+    def batch_size(self) -> int | None:
+        return self.setup.batch_size
 
 
 @dataclass(frozen=True)
@@ -68,13 +86,32 @@ def make_plan(spec: SweepSpec) -> Plan:
             group_id=_group_id(index, width, dataset, model, optimizer, steps, batch_size),
             dataset=dataset,
             model=model,
-            optimizer=optimizer,
-            steps=steps,
-            batch_size=batch_size,
+            setup=_setup(spec, optimizer, steps, batch_size),
         )
         for index, (dataset, model, optimizer, steps, batch_size) in enumerate(points)
     )
     return Plan(groups=groups, members=_members(spec))
+
+
+def program_key(group: Group, data: Dataset) -> tuple:
+    """What one compiled program depends on: the group's model (with the data's number of
+    classes), its static set-up, and each data array's shape and dtype."""
+    arrays = (data.x_train, data.y_train, data.x_test, data.y_test)
+    shapes = tuple(None if a is None else (a.shape, str(a.dtype)) for a in arrays)
+    return (group.model, data.num_classes, group.setup, shapes)
+
+
+def _setup(spec: SweepSpec, optimizer: str, steps: int, batch_size: int | None) -> TrainSetup:
+    try:
+        return TrainSetup(
+            steps=steps,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            eval_every=spec.eval_every,
+            dp=spec.dp,
+        )
+    except ValueError as error:  # checked now: before a run folder or a compile exists
+        raise SpecError(str(error)) from None
 
 
 def _members(spec: SweepSpec) -> Members:
@@ -90,6 +127,6 @@ def _members(spec: SweepSpec) -> Members:
 
 
 def _group_id(index, width, dataset, model, optimizer, steps, batch_size) -> str:
-    batch = "full" if batch_size == 0 else f"b{batch_size}"
+    batch = "full" if batch_size is None else f"b{batch_size}"
     parts = [dataset, model, optimizer, f"s{steps}", batch]
     return f"{index:0{width}d}-" + "-".join(re.sub(r"[^A-Za-z0-9.-]+", "_", p) for p in parts)

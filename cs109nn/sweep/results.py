@@ -1,18 +1,31 @@
-"""What a finished results.csv says: the best configs, the diverged members, and whether two
-runs of one config agree (``cs109nn reproduce``).
+"""Whether two runs of one config agree: the comparison and the decision behind
+``cs109nn reproduce``.
 
 Works on results.csv as written (header and rows of text cells, ``run_folder.read_results``),
 so an exact comparison compares the very bits written: float cells are the shortest strings
-that round-trip, equal text is equal bits.
+that round-trip, equal text is equal bits. (Which config is best, and which members diverged,
+is the report's: ``cs109nn.report.ranking``.)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import NamedTuple
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from cs109nn.sweep.run_folder import TEST_METRICS, TIMING_COLUMNS, TRAIN_METRICS
+from cs109nn.sweep.lifecycle import RunFolderError
+from cs109nn.sweep.run_folder import (
+    NUMERICS_FIELDS,
+    TEST_METRICS,
+    TIMING_COLUMNS,
+    TRAIN_METRICS,
+    read_manifest,
+    read_results,
+)
+from cs109nn.sweep.runner import run_sweep
+from cs109nn.sweep.spec import from_config
 
 # A cross-platform reproduction agrees within this, absolutely, on LL and accuracy: float32
 # results of reordered reductions differ by ~1e-6 (DESIGN.md, "Equality has two strengths").
@@ -20,81 +33,6 @@ CROSS_PLATFORM_TOLERANCE = 1e-5
 
 Header = Sequence[str]
 Rows = Sequence[Sequence[str]]
-
-
-class ConfigScore(NamedTuple):
-    """One config (a group and a hyperparameter point) scored by its mean over seeds."""
-
-    group: str
-    hparams: dict[str, str]  # the hyperparameters that vary in the sweep, as written
-    seeds: int
-    metric: str  # final_test_acc, or final_train_acc when the sweep has no test split
-    mean: float  # the metric's mean over seeds
-    mean_ll: float  # the matching LL's mean over seeds
-    diverged: int  # members of this config that diverged
-
-
-class DivergedMember(NamedTuple):
-    group: str
-    member: int
-    seed: int
-    hparams: dict[str, str]
-    step: int
-
-
-def varying_hyperparameters(header: Header, rows: Rows, hparam_names: Sequence[str]) -> list[str]:
-    """The hyperparameter columns that take more than one value in ``rows``."""
-    return [
-        name
-        for name in hparam_names
-        if name in header and len({row[header.index(name)] for row in rows}) > 1
-    ]
-
-
-def best_configs(header: Header, rows: Rows, hparam_names: Sequence[str]) -> list[ConfigScore]:
-    """Per group, the hyperparameter point with the best mean final accuracy over its seeds
-    (test accuracy when the sweep has a test split, else train), in group order."""
-    column = {name: k for k, name in enumerate(header)}
-    metric, ll = TEST_METRICS[::-1] if TEST_METRICS[1] in column else TRAIN_METRICS[::-1]
-    swept = varying_hyperparameters(header, rows, hparam_names)
-    configs: dict[tuple[str, ...], list[Sequence[str]]] = {}
-    for row in rows:
-        key = (row[column["group"]], *(row[column[name]] for name in swept))
-        configs.setdefault(key, []).append(row)
-    best: dict[str, ConfigScore] = {}
-    for key, members in configs.items():
-        score = ConfigScore(
-            group=key[0],
-            hparams=dict(zip(swept, key[1:], strict=True)),
-            seeds=len(members),
-            metric=metric,
-            mean=_mean(row[column[metric]] for row in members),
-            mean_ll=_mean(row[column[ll]] for row in members),
-            diverged=sum(row[column["diverged"]] == "True" for row in members),
-        )
-        incumbent = best.get(score.group)
-        if incumbent is None or _rank(score) > _rank(incumbent):
-            best[score.group] = score
-    return list(best.values())
-
-
-def diverged_members(
-    header: Header, rows: Rows, hparam_names: Sequence[str]
-) -> list[DivergedMember]:
-    """Every member flagged diverged, with the step at which it was frozen, in file order."""
-    column = {name: k for k, name in enumerate(header)}
-    swept = varying_hyperparameters(header, rows, hparam_names)
-    return [
-        DivergedMember(
-            group=row[column["group"]],
-            member=int(row[column["member"]]),
-            seed=int(row[column["seed"]]),
-            hparams={name: row[column[name]] for name in swept},
-            step=int(row[column["diverged_step"]]),
-        )
-        for row in rows
-        if row[column["diverged"]] == "True"
-    ]
 
 
 class ColumnComparison(NamedTuple):
@@ -177,11 +115,52 @@ def _abs_diff(a: str, b: str) -> float:
     return abs(x - y)
 
 
-def _mean(cells) -> float:
-    values = [float(cell) for cell in cells if cell != ""]
-    return math.fsum(values) / len(values) if values else math.nan
+def reproduction_tolerance(
+    original: Mapping[str, Any], reproduction: Mapping[str, Any]
+) -> tuple[float, list[str]]:
+    """``(tolerance, differing fields)`` for comparing runs made in two environments
+    (``run_folder.environment()``): 0.0 (equal bits) when every field of ``NUMERICS_FIELDS``
+    agrees, else ``CROSS_PLATFORM_TOLERANCE``."""
+    differing = [key for key in NUMERICS_FIELDS if original.get(key) != reproduction.get(key)]
+    return (CROSS_PLATFORM_TOLERANCE if differing else 0.0), differing
 
 
-def _rank(score: ConfigScore) -> tuple[float, float]:
-    """Higher is better: accuracy, then LL; NaN ranks last."""
-    return tuple(-math.inf if math.isnan(v) else v for v in (score.mean, score.mean_ll))
+def reproduction_cpu_devices(manifest: Mapping[str, Any]) -> int | None:
+    """How many CPU devices a reproduction must split the CPU into to be on the same platform:
+    the original's count when it ran on one CPU process, else None (leave the devices be)."""
+    environment = manifest.get("environment", {})
+    if environment.get("backend") == "cpu" and environment.get("process_count", 1) == 1:
+        return int(environment["device_count"])
+    return None
+
+
+class Reproduction(NamedTuple):
+    """What ``reproduce`` found. ``tolerance``/``platform_differences``: see
+    :func:`reproduction_tolerance`; ``git_commits``: (original's, reproduction's)."""
+
+    out: Path
+    tolerance: float
+    platform_differences: list[str]
+    git_commits: tuple[str | None, str | None]
+    comparison: Comparison
+
+
+def reproduce(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Reproduction:
+    """Rerun the config of ``run_dir`` into ``out`` (default ``RUN_DIR-reproduce``, started over)
+    and compare its results.csv with the original's, exactly on the same platform.
+
+    Raises RunFolderError when ``run_dir`` holds no manifest or ``out`` is ``run_dir``, and
+    SpecError when the manifest's config is not a valid spec."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        raise RunFolderError(f"{run_dir} holds no manifest.json")
+    out = Path(out) if out is not None else run_dir.with_name(run_dir.name + "-reproduce")
+    if out.resolve() == run_dir.resolve():
+        raise RunFolderError("the reproduction's folder must differ from RUN_DIR")
+    run_sweep(from_config(manifest["config"]), out, fresh=True)
+    original, again = manifest["environment"], read_manifest(out)["environment"]
+    tolerance, differing = reproduction_tolerance(original, again)
+    comparison = compare_results(read_results(run_dir), read_results(out), tolerance=tolerance)
+    commits = (original.get("git_commit"), again.get("git_commit"))
+    return Reproduction(out, tolerance, differing, commits, comparison)

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cs109nn.train import HPARAM_NAMES, OPTIMIZERS  # the engine's hyperparameters and kinds
+from cs109nn.hyperparameters import HPARAM_NAMES
+from cs109nn.train import OPTIMIZERS
 
-# SweepSpec has a grid field for each engine hyperparameter (checked by a test).
+# SweepSpec has a grid field for each hyperparameter, in the same order (checked by a test).
 HYPERPARAMETER_FIELDS = HPARAM_NAMES
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -45,9 +46,10 @@ class SpecError(ValueError):
 class SweepSpec:
     """A sweep: static axes (one compile each) x vectorised axes (members of one program).
 
-    Hyperparameter fields hold the grid values of that hyperparameter; an empty tuple leaves it
-    off the grid, at the engine's default (``cs109nn.train.DEFAULT_HPARAMS``), and results.csv
-    records the value used either way.
+    Hyperparameter fields hold the grid values of that hyperparameter; an empty tuple (the
+    default) leaves it off the grid, at its default (``cs109nn.hyperparameters.Hyperparameters``),
+    and results.csv records the value used either way. ``batch_sizes``: ``None`` is full batch
+    (the lecture's loop), ``none`` on the command line.
     """
 
     name: str = "sweep"
@@ -56,10 +58,10 @@ class SweepSpec:
     models: tuple[str, ...] = ("logreg",)
     optimizers: tuple[str, ...] = ("sgd",)
     steps: tuple[int, ...] = (200,)
-    batch_sizes: tuple[int, ...] = (0,)  # 0: full batch (the lecture's loop)
+    batch_sizes: tuple[int | None, ...] = (None,)  # None: full batch (the lecture's loop)
     # vectorised axes: their product gives each group's members (seeds vary fastest)
     seeds: tuple[int, ...] = (0,)
-    learning_rate: tuple[float, ...] = (0.1,)
+    learning_rate: tuple[float, ...] = ()
     momentum: tuple[float, ...] = ()
     weight_decay: tuple[float, ...] = ()
     init_scale: tuple[float, ...] = ()
@@ -95,8 +97,10 @@ class SweepSpec:
             raise SpecError(f"unknown optimizers {unknown}; valid: {', '.join(OPTIMIZERS)}")
         if any(steps <= 0 for steps in self.steps):
             raise SpecError(f"steps must be positive, got {self.steps}")
-        if any(size < 0 for size in self.batch_sizes):
-            raise SpecError(f"batch_sizes must be >= 0 (0: full batch), got {self.batch_sizes}")
+        if any(size is not None and size < 1 for size in self.batch_sizes):
+            raise SpecError(
+                f"batch_sizes must be >= 1, or none for full batch; got {self.batch_sizes}"
+            )
         if any(seed < 0 for seed in self.seeds):
             raise SpecError(f"seeds must be >= 0, got {self.seeds}")
         if self.eval_every <= 0:

@@ -1,22 +1,45 @@
-"""The engine: one member's training as a pure function, vmapped, scanned, jitted, sharded."""
+"""The engine: one member's training as a pure function, and a runner that places it.
 
-from cs109nn.train.engine import Trainer, TrainResult, choose_chunk_size, make_train, member_keys
-from cs109nn.train.hyperparameters import DEFAULT_HPARAMS, HPARAM_NAMES
-from cs109nn.train.member import Arrays, MemberRun, Objective, objective_for, split_member_key
+- :func:`make_train` (``member``): static set-up -> a pure ``train(data, key, hparams)`` for one
+  member, to put under your own ``jax.jit`` / ``jax.vmap`` / ``jax.grad``.
+- :func:`make_runner` (``runner``): that function vmapped over members, chunked, sharded over
+  every device, compiled ahead of time, timed, gathered to numpy.
+- :class:`TrainSetup` (``setup``): what compiles once, besides the model and the data's shapes.
+"""
+
+from cs109nn.hyperparameters import HPARAM_NAMES, Hyperparameters, member_hyperparameters
+from cs109nn.train.member import (
+    Arrays,
+    MemberRun,
+    Objective,
+    StepCarry,
+    as_arrays,
+    make_train,
+    objective_for,
+    split_member_key,
+)
 from cs109nn.train.optimizers import OPTIMIZERS, make_optimizer
+from cs109nn.train.runner import Runner, TrainResult, choose_chunk_size, make_runner, member_keys
+from cs109nn.train.setup import FULL_BATCH, TrainSetup
 
 __all__ = [
-    "DEFAULT_HPARAMS",
+    "FULL_BATCH",
     "HPARAM_NAMES",
     "OPTIMIZERS",
     "Arrays",
+    "Hyperparameters",
     "MemberRun",
     "Objective",
+    "Runner",
+    "StepCarry",
     "TrainResult",
-    "Trainer",
+    "TrainSetup",
+    "as_arrays",
     "choose_chunk_size",
     "make_optimizer",
+    "make_runner",
     "make_train",
+    "member_hyperparameters",
     "member_keys",
     "objective_for",
     "split_member_key",

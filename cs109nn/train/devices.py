@@ -19,9 +19,14 @@ def member_mesh(devices: list | None = None) -> Mesh:
     return Mesh(np.asarray(devices if devices is not None else jax.devices()), (MEMBERS,))
 
 
+def ceil_div(a: int, b: int) -> int:
+    """The least integer >= a / b (for positive ints)."""
+    return -(-a // b)
+
+
 def padded_size(num_members: int, multiple: int) -> int:
     """The smallest multiple of ``multiple`` that holds ``num_members`` members."""
-    return -(-num_members // multiple) * multiple
+    return ceil_div(num_members, multiple) * multiple
 
 
 def pad_members(tree, size: int):

@@ -1,8 +1,10 @@
 """One member's whole training run as a pure function of (data, key, hyperparameters).
 
-The slides' loop — initialise, then repeat: step along the gradient of LL — as a ``lax.scan``
-over evaluation intervals, each a ``lax.scan`` over steps. Everything a member needs comes in
-as arguments; the engine vmaps this function over members and shards it over devices.
+The slides' loop -- initialise, then repeat: step along the gradient of LL -- as a ``lax.scan``
+over evaluation intervals, each a ``lax.scan`` over steps. ``make_train`` does the static
+set-up (purejaxrl's shape) and returns ``train(data, key, hparams)``, pure in all three: put it
+under your own ``jax.jit``, ``jax.vmap`` or ``jax.grad``. The runner (``cs109nn.train.runner``)
+is one such caller: it vmaps it over members and shards it over devices.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
 
+from cs109nn.data.dataset import Dataset
 from cs109nn.grads import dp_gradient, gradient_noise_scale_from_norms, per_example_norms
+from cs109nn.hyperparameters import Hyperparameters
 from cs109nn.models import objectives
 from cs109nn.models.model import Model, Params
 from cs109nn.train.optimizers import make_optimizer
+from cs109nn.train.setup import TrainSetup
 
 
 class Arrays(NamedTuple):
@@ -28,6 +34,19 @@ class Arrays(NamedTuple):
     y_train: jax.Array
     x_test: jax.Array | None
     y_test: jax.Array | None
+
+
+def as_arrays(data: Dataset, dtype=None) -> Arrays:
+    """A data set's arrays (no names), features as ``dtype`` (default: float32 unless they are
+    already floating), labels as they are: the argument ``train`` takes."""
+    x_train = np.asarray(data.x_train)
+    if dtype is None:
+        dtype = x_train.dtype if np.issubdtype(x_train.dtype, np.floating) else np.float32
+    features = lambda a: None if a is None else np.asarray(a).astype(dtype)  # noqa: E731
+    labels = lambda a: None if a is None else np.asarray(a)  # noqa: E731
+    return Arrays(
+        features(data.x_train), labels(data.y_train), features(data.x_test), labels(data.y_test)
+    )
 
 
 class Objective(NamedTuple):
@@ -67,6 +86,20 @@ def split_member_key(key: jax.Array) -> MemberKeys:
     return MemberKeys(init, shuffle, noise)
 
 
+class StepCarry(NamedTuple):
+    """What one step hands the next.
+
+    params: the member's parameters; last_finite: the parameters before the last step taken
+    (where a member freezes when its next gradient is already non-finite); opt_state: the
+    optimizer's state; diverged_step: -1 while training, else the 1-based step it froze at.
+    """
+
+    params: Params
+    last_finite: Params
+    opt_state: optax.OptState
+    diverged_step: jax.Array
+
+
 def _all_finite(tree: Params) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
@@ -76,31 +109,33 @@ def select(condition: jax.Array, on_true: Params, on_false: Params) -> Params:
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)
 
 
-def make_member_train(
+def make_train(
     model: Model,
-    objective: Objective,
-    optimizer: str,
+    setup: TrainSetup | None = None,
     *,
-    steps: int,
-    eval_every: int,
-    batch_size: int | None,
-    num_train: int,
-    dp: bool = False,
-    dp_microbatch: int | None = None,
-    gradient_statistics: bool = False,
-) -> Callable[[Arrays, jax.Array, dict[str, jax.Array]], MemberRun]:
-    """Build ``train(data, key, hparams) -> MemberRun`` for one member (static set-up here).
+    objective: Objective | None = None,
+    **options,
+) -> Callable[[Arrays, jax.Array, Hyperparameters], MemberRun]:
+    """Static set-up now, a pure ``train(data, key, hparams) -> MemberRun`` back.
 
-    hparams: name -> scalar (see ``HPARAM_NAMES``). ``steps`` must be a multiple of
-    ``eval_every``; history has T = steps // eval_every columns, measured after steps
-    eval_every, 2 eval_every, ..., steps. A step whose gradient or new parameters are
-    non-finite is not taken: the member freezes there and ``diverged_step`` records it (1-based).
-    ``gradient_statistics`` adds, at every evaluation, the distribution of per-example gradient
-    norms of the loss over the training set (``grad_norm_mean``, ``grad_norm_p50``,
-    ``grad_norm_p90``) and the gradient noise scale B_simple (``noise_scale``).
+    ``setup``: a :class:`TrainSetup`, or its fields as keyword ``options`` (steps, optimizer,
+    batch_size, eval_every, dp, dp_microbatch, gradient_statistics); ``objective``: default the
+    lecture's LL for the model's output. ``train`` takes ``data``: :class:`Arrays` (x_train
+    [n, ...], y_train [n], optional test split; see :func:`as_arrays`), ``key``: the member's
+    typed PRNG key, ``hparams``: :class:`~cs109nn.hyperparameters.Hyperparameters` of scalars.
+    The history has T = steps // eval_every columns, measured after steps eval_every,
+    2 eval_every, ..., steps: train_ll, train_acc (LL is the mean per example) and, with a test
+    split, test_ll, test_acc; ``gradient_statistics`` adds the distribution of per-example
+    gradient norms of the loss over the training set (grad_norm_mean, grad_norm_p50,
+    grad_norm_p90) and the gradient noise scale B_simple (noise_scale). A step whose gradient or
+    new parameters are non-finite is not taken: the member freezes there and ``diverged_step``
+    records it (1-based).
     """
-    full_batch = batch_size is None or batch_size >= num_train
-    batches_per_epoch = 1 if full_batch else num_train // batch_size
+    if setup is not None and options:
+        raise TypeError(f"pass a TrainSetup or keyword options, not both; got {sorted(options)}")
+    setup = TrainSetup(**options) if setup is None else setup
+    objective = objective or objective_for(model)
+    eval_every = setup.eval_every
 
     def per_example_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
         return -objective.log_likelihoods(model.apply(params, x), y)  # we maximise LL
@@ -109,10 +144,12 @@ def make_member_train(
         return jnp.mean(per_example_loss(params, x, y))
 
     def batch(data: Arrays, keys: MemberKeys, t: jax.Array) -> tuple[jax.Array, jax.Array]:
-        if full_batch:
+        num_train = data.x_train.shape[0]  # static: shapes are known when tracing
+        if setup.is_full_batch(num_train):
             return data.x_train, data.y_train
         # A fresh permutation per epoch from the member's own shuffle stream.
-        epoch, position = jnp.divmod(t, batches_per_epoch)
+        batch_size = setup.batch_size
+        epoch, position = jnp.divmod(t, num_train // batch_size)
         order = jax.random.permutation(jax.random.fold_in(keys.shuffle, epoch), num_train)
         index = lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
         return data.x_train[index], data.y_train[index]
@@ -123,7 +160,7 @@ def make_member_train(
             "train_ll": jnp.mean(objective.log_likelihoods(logits, data.y_train)),
             "train_acc": objective.accuracy(logits, data.y_train),
         }
-        if gradient_statistics:
+        if setup.gradient_statistics:
             norms = per_example_norms(per_example_loss, params, data.x_train, data.y_train)
             mean_grad = jax.grad(mean_loss)(params, data.x_train, data.y_train)
             metrics["grad_norm_mean"] = jnp.mean(norms)
@@ -137,58 +174,60 @@ def make_member_train(
             metrics["test_acc"] = objective.accuracy(logits, data.y_test)
         return metrics
 
-    def train(data: Arrays, key: jax.Array, hparams: dict[str, jax.Array]) -> MemberRun:
+    def gradient(
+        params: Params, x: jax.Array, y: jax.Array, hparams: Hyperparameters, key: jax.Array
+    ) -> Params:
+        if setup.dp:
+            return dp_gradient(
+                per_example_loss,
+                params,
+                x,
+                y,
+                hparams.clip_norm,
+                hparams.noise_multiplier,
+                key,
+                microbatch=setup.dp_microbatch,
+            )
+        # No loss value per step: evaluation measures LL; the step needs only its gradient
+        # (value_and_grad costs a second pass of transcendentals).
+        return jax.grad(mean_loss)(params, x, y)
+
+    def train(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberRun:
         keys = split_member_key(key)
         params = model.init(keys.init, data.x_train[:1])
-        params = jax.tree.map(lambda p: p * hparams["init_scale"].astype(p.dtype), params)
+        params = jax.tree.map(lambda p: p * jnp.asarray(hparams.init_scale, p.dtype), params)
         tx = make_optimizer(
-            optimizer, hparams["learning_rate"], hparams["momentum"], hparams["weight_decay"]
+            setup.optimizer, hparams.learning_rate, hparams.momentum, hparams.weight_decay
         )
-        opt_state = tx.init(params)
 
-        def step(carry, t):
-            params, previous, opt_state, diverged_step = carry
+        def step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
             x, y = batch(data, keys, t)
-            if dp:
-                grads = dp_gradient(
-                    per_example_loss,
-                    params,
-                    x,
-                    y,
-                    hparams["clip_norm"],
-                    hparams["noise_multiplier"],
-                    jax.random.fold_in(keys.noise, t),
-                    microbatch=dp_microbatch,
-                )
-            else:
-                # No loss value per step: evaluation measures LL; the step needs only its
-                # gradient (value_and_grad costs a second pass of transcendentals).
-                grads = jax.grad(mean_loss)(params, x, y)
-            updates, new_opt_state = tx.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
-            running = diverged_step < 0
+            grads = gradient(carry.params, x, y, hparams, jax.random.fold_in(keys.noise, t))
+            updates, new_opt_state = tx.update(grads, carry.opt_state, carry.params)
+            new_params = optax.apply_updates(carry.params, updates)
+            running = carry.diverged_step < 0
             # A non-finite gradient means the forward pass at ``params`` already overflowed.
             finite_here = _all_finite(grads)
             ok = running & finite_here & _all_finite(new_params)
             # Divergence is data: freeze at the last parameters whose forward pass was finite
             # (the previous step's when this gradient is already non-finite); record the step.
-            frozen = select(finite_here, params, previous)
-            return (
-                select(ok, new_params, select(running, frozen, params)),
-                select(ok, params, previous),
-                select(ok, new_opt_state, opt_state),
-                jnp.where(running & ~ok, t + 1, diverged_step).astype(jnp.int32),
+            frozen = select(finite_here, carry.params, carry.last_finite)
+            return StepCarry(
+                params=select(ok, new_params, select(running, frozen, carry.params)),
+                last_finite=select(ok, carry.params, carry.last_finite),
+                opt_state=select(ok, new_opt_state, carry.opt_state),
+                diverged_step=jnp.where(running & ~ok, t + 1, carry.diverged_step).astype(
+                    jnp.int32
+                ),
             ), None
 
-        def interval(carry, i):
+        def interval(carry: StepCarry, i: jax.Array) -> tuple[StepCarry, dict[str, jax.Array]]:
             ts = (i * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
             carry, _ = lax.scan(step, carry, ts)
-            return carry, evaluate(data, carry[0])
+            return carry, evaluate(data, carry.params)
 
-        carry = (params, params, opt_state, jnp.asarray(-1, jnp.int32))
-        (params, _, _, diverged_step), history = lax.scan(
-            interval, carry, jnp.arange(steps // eval_every)
-        )
-        return MemberRun(params, history, diverged_step)
+        start = StepCarry(params, params, tx.init(params), jnp.asarray(-1, jnp.int32))
+        end, history = lax.scan(interval, start, jnp.arange(setup.num_evaluations))
+        return MemberRun(end.params, history, end.diverged_step)
 
     return train

@@ -5,7 +5,7 @@ Logistic regression on CS109 netflix train (100 users × 20 movies + intercept),
 member-steps per second (members × steps / seconds); compile time is reported apart and never
 counted in a rate. Variants, interleaved round by round in this one process:
 
-- engine, 1 device   ``make_train(logreg, ..., chunk_size=None, devices=[cpu 0])``: jax's
+- engine, 1 device   ``make_runner(logreg, ..., chunk_size=None, devices=[cpu 0])``: jax's
                      default on CPU (one device, XLA's own threads inside each op)
 - engine, D devices  the same over D CPU devices (``--cpu-devices``, default one per core):
                      the engine's member sharding puts half the members on each core
@@ -93,7 +93,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def what_if_member(model, steps: int, *, loss_check: bool, cheap_gradient: bool):
-    """A replacement for ``make_member_train``'s ``train`` (full batch, SGD) for what-ifs.
+    """A replacement for ``make_train``'s pure ``train`` (full batch, SGD) for what-ifs.
 
     It follows cs109nn/train/member.py as it stood at the start of this benchmark's work
     (init, init_scale, inject_hyperparams SGD, freeze-on-divergence with the step recorded,
@@ -135,10 +135,8 @@ def what_if_member(model, steps: int, *, loss_check: bool, cheap_gradient: bool)
     def train(data, key, hparams):
         keys = split_member_key(key)
         params = model.init(keys.init, data.x_train[:1])
-        params = jax.tree.map(lambda p: p * hparams["init_scale"].astype(p.dtype), params)
-        tx = make_optimizer(
-            "sgd", hparams["learning_rate"], hparams["momentum"], hparams["weight_decay"]
-        )
+        params = jax.tree.map(lambda p: p * hparams.init_scale.astype(p.dtype), params)
+        tx = make_optimizer("sgd", hparams.learning_rate, hparams.momentum, hparams.weight_decay)
 
         def mean_loss(p):
             return -jnp.mean(log_likelihoods(model.apply(p, data.x_train), data.y_train))
@@ -186,7 +184,7 @@ def main() -> None:
 
     from cs109nn.data import load_cs109_dataset
     from cs109nn.models import model_from_spec
-    from cs109nn.train import choose_chunk_size, make_train, member_keys
+    from cs109nn.train import choose_chunk_size, make_runner, member_keys
 
     try:
         import torch
@@ -228,7 +226,9 @@ def main() -> None:
         for chunk in [None, *chunk_list]:
             if chunk is not None and (chunk > -(-M // d) or chunk == auto_chunk[d]):
                 continue
-            trainer = make_train(model, data, steps=T, eval_every=T, chunk_size=chunk, devices=devs)
+            trainer = make_runner(
+                model, data, steps=T, eval_every=T, chunk_size=chunk, devices=devs
+            )
             result = trainer(keys, hparams)  # compiles
             trainers[d, chunk], compile_seconds[d, chunk] = trainer, result.compile_seconds
             finals[d, chunk] = result.final["train_ll"]
@@ -435,10 +435,10 @@ def main() -> None:
         runs = {}
         for d, devs in device_sets.items():
             for label, (loss_check, cheap) in cases.items():
-                trainer = make_train(
+                trainer = make_runner(
                     model, data, steps=T, eval_every=T, chunk_size=chunk, devices=devs
                 )
-                trainer._member = what_if_member(
+                trainer._train = what_if_member(
                     model, T, loss_check=loss_check, cheap_gradient=cheap
                 )
                 result = trainer(keys, hparams)
@@ -454,7 +454,7 @@ def main() -> None:
                 ("engine as is", model),
                 ("engine, logits as kᵀxᵀ", model._replace(apply=logits_t)),
             ):
-                trainer = make_train(
+                trainer = make_runner(
                     variant, data, steps=T, eval_every=T, chunk_size=chunk, devices=devs
                 )
                 result = trainer(keys, hparams)

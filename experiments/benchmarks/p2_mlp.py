@@ -5,7 +5,7 @@ sigmoid hidden layer on scikit-learn's digits, label digit ≥ 5 (train n = 1,43
 steps, evaluated once at the end (train and test). Variants, interleaved round by round in
 this one process:
 
-- engine M, 1 device    ``make_train(mlp:32:sigmoid, ..., chunk_size=None, devices=[cpu 0])``
+- engine M, 1 device    ``make_runner(mlp:32:sigmoid, ..., chunk_size=None, devices=[cpu 0])``
                         for M = 64 and 256: jax's default on CPU, one device
 - engine M, D devices   the same over D CPU devices (``--cpu-devices``, default one per core)
                         (both: the program's own ``run_seconds``; compile time apart)
@@ -97,9 +97,14 @@ def main() -> None:
 
     from cs109nn.data import load_dataset
     from cs109nn.models import model_from_spec
-    from cs109nn.train import choose_chunk_size, make_train, member_keys, objective_for
-    from cs109nn.train.hyperparameters import member_hparams
-    from cs109nn.train.member import Arrays, make_member_train
+    from cs109nn.train import (
+        Arrays,
+        choose_chunk_size,
+        make_runner,
+        make_train,
+        member_hyperparameters,
+        member_keys,
+    )
 
     data = load_dataset("digits-binary")
     n, n_test = data.x_train.shape[0], data.x_test.shape[0]
@@ -150,7 +155,7 @@ def main() -> None:
             for chunk in [None, *chunk_list]:
                 if chunk is not None and (chunk > per or chunk == auto_chunk[M, d]):
                     continue
-                trainer = make_train(
+                trainer = make_runner(
                     model, data, steps=T, eval_every=T, chunk_size=chunk, devices=devs
                 )
                 result = trainer(*member_sets[M])  # compiles
@@ -201,32 +206,22 @@ def main() -> None:
         }
 
     hand_jit = jax.jit(hand_run)
-    engine_member = jax.jit(
-        make_member_train(
-            model,
-            objective_for(model),
-            "sgd",
-            steps=T,
-            eval_every=T,
-            batch_size=None,
-            num_train=n,
-        )
-    )
+    engine_member = jax.jit(make_train(model, steps=T, eval_every=T))
     arrays = Arrays(x, jnp.asarray(data.y_train), x_test, jnp.asarray(data.y_test))
     loop_M = max(args.members)
     loop_keys, loop_hp = member_sets[loop_M]
     loop_index = np.linspace(0, loop_M - 1, min(args.loop_members, loop_M)).astype(int)
-    full_hp = member_hparams(loop_hp, loop_M, np.float32)
+    full_hp = member_hyperparameters(loop_hp, loop_M, np.float32)
     loop_inputs = [
-        (loop_keys[i], {k: jnp.asarray(v[i]) for k, v in full_hp.items()}) for i in loop_index
+        (loop_keys[i], jax.tree.map(lambda v, i=i: jnp.asarray(v[i]), full_hp)) for i in loop_index
     ]
-    jax.block_until_ready(hand_jit(loop_inputs[0][0], loop_inputs[0][1]["learning_rate"]))
+    jax.block_until_ready(hand_jit(loop_inputs[0][0], loop_inputs[0][1].learning_rate))
     jax.block_until_ready(engine_member(arrays, *loop_inputs[0]))
     loop_out = {}
 
     def hand_loop() -> float:
         start = time.perf_counter()
-        out = jax.block_until_ready([hand_jit(k, h["learning_rate"]) for k, h in loop_inputs])
+        out = jax.block_until_ready([hand_jit(k, h.learning_rate) for k, h in loop_inputs])
         loop_out["hand"] = out
         return (time.perf_counter() - start) / len(loop_inputs)  # per member
 
@@ -385,7 +380,7 @@ def main() -> None:
         for d, devs in device_sets.items():
             for c in (16, 8):
                 for label, variant in (("flax x@W", model), ("Wᵀxᵀ", relaid)):
-                    trainer = make_train(
+                    trainer = make_runner(
                         variant, data, steps=T, eval_every=T, chunk_size=c, devices=devs
                     )
                     result = trainer(*member_sets[M])

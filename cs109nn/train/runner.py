@@ -1,10 +1,11 @@
-"""The engine: many members' training runs as one compiled, sharded program.
+"""The runner: many members' training runs as one compiled, sharded program, on the host side.
 
-``make_train`` does the static set-up (model, objective, optimizer kind, data shape, steps,
-batch size) and returns a ``Trainer``; ``trainer(keys[M], hparams[M])`` runs every member:
-``jit`` once per member count, ``shard_map`` over a mesh of all devices, ``lax.map`` over
-chunks of members within a device and ``vmap`` within a chunk (how many members share one
-vectorised program is a speed choice, see ``choose_chunk_size``), ``lax.scan`` over steps.
+The training itself is the pure ``train(data, key, hparams)`` of :func:`~cs109nn.train.make_train`;
+this layer only places it: ``vmap`` within a chunk of members, ``lax.map`` over chunks within a
+device (how many members share one vectorised program is a speed choice, see
+``choose_chunk_size``), ``shard_map`` over a mesh of all devices, ``jit`` ahead of time once per
+member layout; it pads the member axis to fill the devices, times compile and run, and gathers
+every result to numpy with the padding dropped.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from jax import lax
 from jax.sharding import PartitionSpec
 
 from cs109nn.data.dataset import Dataset
+from cs109nn.hyperparameters import Hyperparameters, member_hyperparameters
 from cs109nn.models.model import Model, Params
 from cs109nn.train import devices as dev
-from cs109nn.train.hyperparameters import member_hparams
-from cs109nn.train.member import Arrays, Objective, make_member_train, objective_for
-from cs109nn.train.optimizers import check_optimizer
+from cs109nn.train.devices import ceil_div
+from cs109nn.train.member import Arrays, Objective, as_arrays, make_train
+from cs109nn.train.setup import TrainSetup
 
 
 class TrainResult(NamedTuple):
@@ -72,7 +74,7 @@ def choose_chunk_size(model: Model, x_example: np.ndarray, rows: int, members: i
     divisor = max(d for d in range(1, largest + 1) if members % d == 0)
     if 2 * divisor >= largest:
         return divisor
-    return -(-members // -(-members // largest))
+    return ceil_div(members, ceil_div(members, largest))
 
 
 # Measured on 2 CPU cores (experiments/benchmarks): P2's MLP peaks near 8-16 members a chunk
@@ -82,72 +84,40 @@ CHUNK_BYTES = 8 << 20
 MAX_CHUNK = 256
 
 
-class Trainer:
-    """``trainer(keys[M], hparams) -> TrainResult``; one compile per member count."""
+class Runner:
+    """``runner(keys[M], hparams) -> TrainResult``: the pure ``train`` placed on every device.
+
+    Built for one model, one data shape and one :class:`TrainSetup` (what compiles once); it
+    keeps one compiled program per member layout (padded member count, chunk size), so a sweep
+    whose groups share these reuses it for every data set of the same shapes.
+    """
 
     def __init__(
         self,
         model: Model,
         data: Dataset,
+        setup: TrainSetup,
         *,
-        optimizer: str = "sgd",
-        steps: int,
-        batch_size: int | None = None,
-        eval_every: int | None = None,
         objective: Objective | None = None,
-        dp: bool = False,
-        dp_microbatch: int | None = None,
-        gradient_statistics: bool = False,
         chunk_size: int | None = None,
         devices: list | None = None,
     ) -> None:
-        check_optimizer(optimizer)
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1; got {steps}")
-        eval_every = steps if eval_every is None else eval_every
-        if eval_every < 1 or steps % eval_every:
-            raise ValueError(f"eval_every={eval_every} must divide steps={steps}")
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 or None (full batch); got {batch_size}")
-        self.model, self.steps, self.eval_every = model, steps, eval_every
-        self.chunk_size, self.dp = chunk_size, dp
+        self.model, self.setup, self.chunk_size = model, setup, chunk_size
         self.mesh = dev.member_mesh(devices)
-        x_train = np.asarray(data.x_train)
-        self.dtype = x_train.dtype if np.issubdtype(x_train.dtype, np.floating) else np.float32
-        self.arrays = self._arrays(data)
-        rows = x_train.shape[0] if batch_size is None else min(batch_size, x_train.shape[0])
-        self._rows = rows
-        self._member = make_member_train(
-            model,
-            objective or objective_for(model),
-            optimizer,
-            steps=steps,
-            eval_every=eval_every,
-            batch_size=batch_size,
-            num_train=x_train.shape[0],
-            dp=dp,
-            dp_microbatch=dp_microbatch,
-            gradient_statistics=gradient_statistics,
-        )
+        self.arrays = as_arrays(data)
+        self.dtype = self.arrays.x_train.dtype
+        self._rows = setup.rows_per_step(self.arrays.x_train.shape[0])
+        self._train = make_train(model, setup, objective=objective)
         self._compiled: dict[tuple[int, int], jax.stages.Compiled] = {}
-        self.compile_count = 0
-
-    def _arrays(self, data: Dataset) -> Arrays:
-        """The data as host arrays of the trainer's dtype."""
-        features = lambda a: None if a is None else np.asarray(a).astype(self.dtype)  # noqa: E731
-        labels = lambda a: None if a is None else np.asarray(a)  # noqa: E731
-        return Arrays(
-            features(data.x_train), labels(data.y_train), features(data.x_test), labels(data.y_test)
-        )
 
     def _same_shapes(self, data: Dataset) -> Arrays:
         """Another data set for the same compiled program: it must match shapes and dtypes."""
-        arrays = self._arrays(data)
+        arrays = as_arrays(data, self.dtype)
         expected = jax.tree.map(lambda a: (a.shape, a.dtype), self.arrays)
         actual = jax.tree.map(lambda a: (a.shape, a.dtype), arrays)
         if expected != actual:
             raise ValueError(
-                f"data {data.name!r} does not fit this trainer's program: expected (shape, "
+                f"data {data.name!r} does not fit this runner's program: expected (shape, "
                 f"dtype) per array {expected}, got {actual}"
             )
         return arrays
@@ -155,13 +125,13 @@ class Trainer:
     @property
     def eval_steps(self) -> np.ndarray:
         """[T]: the step after which each history column is measured."""
-        return np.arange(1, self.steps // self.eval_every + 1) * self.eval_every
+        return self.setup.eval_steps
 
     def _program(self, chunk: int):
         """The jitted SPMD program: per device, lax.map over chunks of ``chunk`` members."""
-        vmapped = jax.vmap(self._member, in_axes=(None, 0, 0))
+        vmapped = jax.vmap(self._train, in_axes=(None, 0, 0))
 
-        def local(data: Arrays, key_data: jax.Array, hparams: dict[str, jax.Array]):
+        def train_members(data: Arrays, key_data: jax.Array, hparams: Hyperparameters):
             keys = jax.random.wrap_key_data(key_data)
             local_members = key_data.shape[0]
             if local_members == chunk:
@@ -173,7 +143,7 @@ class Trainer:
         members = PartitionSpec(dev.MEMBERS)
         return jax.jit(
             jax.shard_map(
-                local,
+                train_members,
                 mesh=self.mesh,
                 in_specs=(PartitionSpec(), members, members),
                 # Members never communicate; skip varying-axis typing of the scan carries.
@@ -183,9 +153,13 @@ class Trainer:
         )
 
     def __call__(
-        self, keys: jax.Array, hparams: Mapping[str, object], data: Dataset | None = None
+        self,
+        keys: jax.Array,
+        hparams: Mapping[str, object] | Hyperparameters,
+        data: Dataset | None = None,
     ) -> TrainResult:
-        """Train M members: keys [M] (``member_keys``), hparams name -> [M] or a scalar.
+        """Train M members: keys [M] (``member_keys``), hparams name -> [M] or a scalar (a
+        name left out takes its default).
 
         ``data``: another data set of the same shapes and dtypes (e.g. XOR instead of
         spirals) reuses the compiled program; by default the set-up's data.
@@ -193,9 +167,9 @@ class Trainer:
         arrays = self.arrays if data is None else self._same_shapes(data)
         key_data = np.asarray(jax.random.key_data(keys))
         num_members = key_data.shape[0]
-        hp = member_hparams(hparams, num_members, self.dtype)
+        hp = member_hyperparameters(hparams, num_members, self.dtype)
         num_devices = self.mesh.devices.size
-        per_device = -(-num_members // num_devices)
+        per_device = ceil_div(num_members, num_devices)
         chunk = self.chunk_size or choose_chunk_size(
             self.model, self.arrays.x_train, self._rows, per_device
         )
@@ -205,42 +179,46 @@ class Trainer:
         data = jax.tree.map(lambda a: dev.global_array(a, replicated), arrays)
         key_data, hp = dev.pad_members((key_data, hp), size)
         key_data = dev.global_array(key_data, split)
-        hp = {name: dev.global_array(value, split) for name, value in hp.items()}
+        hp = jax.tree.map(lambda value: dev.global_array(value, split), hp)
 
         compile_seconds = 0.0
-        cache_key = (size, chunk)
-        if cache_key not in self._compiled:
+        layout = (size, chunk)
+        if layout not in self._compiled:
             start = time.perf_counter()
-            self._compiled[cache_key] = self._program(chunk).lower(data, key_data, hp).compile()
+            self._compiled[layout] = self._program(chunk).lower(data, key_data, hp).compile()
             compile_seconds = time.perf_counter() - start
-            self.compile_count += 1
         start = time.perf_counter()
-        run = jax.block_until_ready(self._compiled[cache_key](data, key_data, hp))
+        run = jax.block_until_ready(self._compiled[layout](data, key_data, hp))
         run_seconds = time.perf_counter() - start
 
-        run = dev.to_host(run)
-        params = jax.tree.map(lambda a: a[:num_members], run.params)
-        history = {name: a[:num_members] for name, a in run.history.items()}
-        diverged_step = run.diverged_step[:num_members]
+        run = jax.tree.map(lambda a: a[:num_members], dev.to_host(run))
         return TrainResult(
-            params=params,
-            history=history,
+            params=run.params,
+            history=run.history,
             eval_steps=self.eval_steps,
-            final={name: a[:, -1] for name, a in history.items()},
-            diverged=diverged_step >= 0,
-            diverged_step=diverged_step,
+            final={name: a[:, -1] for name, a in run.history.items()},
+            diverged=run.diverged_step >= 0,
+            diverged_step=run.diverged_step,
             compile_seconds=compile_seconds,
             run_seconds=run_seconds,
         )
 
 
-def make_train(model: Model, data: Dataset, **options) -> Trainer:
-    """purejaxrl's shape: static set-up now, a pure ``run(keys[M], hparams[M])`` back.
-
-    Options (see ``Trainer``): optimizer ("sgd" | "momentum" | "adam"), steps, batch_size
-    (None = full batch, the lecture's loop), eval_every, objective, dp, dp_microbatch,
-    gradient_statistics (per-example gradient norm quantiles and noise scale in the history),
-    chunk_size (members vectorised at once per device; None = chosen from the model's size),
-    devices (default: all of ``jax.devices()``).
-    """
-    return Trainer(model, data, **options)
+def make_runner(
+    model: Model,
+    data: Dataset,
+    setup: TrainSetup | None = None,
+    *,
+    objective: Objective | None = None,
+    chunk_size: int | None = None,
+    devices: list | None = None,
+    **options,
+) -> Runner:
+    """A :class:`Runner` for ``model`` on ``data``: the set-up as a :class:`TrainSetup` or its
+    fields as keyword ``options`` (steps, optimizer, batch_size, eval_every, dp, dp_microbatch,
+    gradient_statistics); chunk_size: members vectorised at once per device (None: chosen from
+    the model's size); devices: default all of ``jax.devices()``."""
+    if setup is not None and options:
+        raise TypeError(f"pass a TrainSetup or keyword options, not both; got {sorted(options)}")
+    setup = TrainSetup(**options) if setup is None else setup
+    return Runner(model, data, setup, objective=objective, chunk_size=chunk_size, devices=devices)
