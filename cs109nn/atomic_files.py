@@ -4,22 +4,35 @@ The bytes go to a temporary file in the destination's folder (same file system, 
 is atomic), are flushed and fsynced, then ``os.replace`` puts the file in place and the folder
 is fsynced so that the rename survives a power cut. Temporary files are named ``.<name>.*.tmp``:
 hidden, never a result name, and removed by :func:`remove_temporary_files` when a run resumes.
+
+Test hook: with ``CS109NN_FAULT=POINT:N`` in the environment, the N-th time (1-based, counted
+per process) that :func:`write_atomic` reaches POINT it SIGKILLs its own process -- a crash at
+an exact moment, for the fault-injection tests (``tests/test_sweep_faults.py``). POINT is
+``after_temp_write`` (the temporary file written and fsynced, not yet renamed) or
+``after_replace`` (renamed, the folder not yet fsynced). Unset, it does nothing.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 from pathlib import Path
 
 _SUFFIX = ".tmp"
+
+FAULT_VARIABLE = "CS109NN_FAULT"
+FAULT_POINTS = ("after_temp_write", "after_replace")
+_fault_counts = dict.fromkeys(FAULT_POINTS, 0)  # times each point was reached, this process
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` atomically (text is encoded as UTF-8; folders are created).
 
     Shared by the sweep (results, curves, manifest) and the report (report.md, figures).
+    ``CS109NN_FAULT`` is a test hook that kills the process mid-write (module docstring).
     """
+    fault = _fault_setting()  # read once per call; None unless a test set it
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):
@@ -32,11 +45,13 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        _reach("after_temp_write", fault)
         os.replace(temporary, path)
     except BaseException:
         # a failed or interrupted write leaves the previous file as it was, and no temp file
         temporary.unlink(missing_ok=True)
         raise
+    _reach("after_replace", fault)
     _fsync_folder(path.parent)
     return path
 
@@ -48,6 +63,32 @@ def remove_temporary_files(folder: str | os.PathLike) -> list[Path]:
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+def _fault_setting() -> tuple[str, int] | None:
+    """``CS109NN_FAULT`` as (point, n), None when unset; raises ValueError when malformed (a
+    test whose fault never fires would pass for the wrong reason)."""
+    setting = os.environ.get(FAULT_VARIABLE)
+    if not setting:
+        return None
+    point, _, count = setting.partition(":")
+    if point not in FAULT_POINTS or not count.isdigit() or int(count) < 1:
+        raise ValueError(
+            f"{FAULT_VARIABLE}={setting!r}: expected POINT:N, POINT one of "
+            f"{', '.join(FAULT_POINTS)}, N >= 1"
+        )
+    return point, int(count)
+
+
+def _reach(point: str, fault: tuple[str, int] | None) -> None:
+    """The test hook: SIGKILL this process when ``point`` is reached the N-th time."""
+    if fault is None or fault[0] != point:
+        return
+    _fault_counts[point] += 1
+    if _fault_counts[point] == fault[1]:
+        # no handler, no cleanup, no flush: what a crash or `kill -9` leaves (Windows has no
+        # SIGKILL; there os.kill terminates the process all the same)
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def _fsync_folder(folder: Path) -> None:

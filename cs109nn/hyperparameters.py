@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cs109nn.errors import ConfigError
+
 
 class Hyperparameters(NamedTuple):
     """One member's numeric hyperparameters (scalars), or many members' (arrays ``[M]``).
@@ -35,28 +37,74 @@ class Hyperparameters(NamedTuple):
 HPARAM_NAMES: tuple[str, ...] = Hyperparameters._fields
 
 
+class Range(NamedTuple):
+    """The values a hyperparameter may take: between ``low`` and ``high``, each end included
+    or not; NaN never."""
+
+    low: float
+    high: float
+    low_included: bool
+    high_included: bool
+
+    def __contains__(self, value: float) -> bool:
+        above = value >= self.low if self.low_included else value > self.low
+        below = value <= self.high if self.high_included else value < self.high
+        return bool(above and below)
+
+    def __str__(self) -> str:
+        return (
+            f"{'[' if self.low_included else '('}{self.low:g}, {self.high:g}"
+            f"{']' if self.high_included else ')'}"
+        )
+
+
+# Why each range: η > 0 and finite (η = 0 trains nothing, η < 0 descends LL); momentum and
+# Adam's b1 in [0, 1) (1 never forgets, beyond diverges by construction); decay, scale and
+# noise >= 0; the clip norm C > 0, inf meaning no clipping.
+RANGES: dict[str, Range] = {
+    "learning_rate": Range(0.0, math.inf, False, False),
+    "momentum": Range(0.0, 1.0, True, False),
+    "weight_decay": Range(0.0, math.inf, True, False),
+    "init_scale": Range(0.0, math.inf, True, False),
+    "clip_norm": Range(0.0, math.inf, False, True),
+    "noise_multiplier": Range(0.0, math.inf, True, False),
+}
+
+
+def check_hyperparameter(name: str, values) -> None:
+    """Raise ConfigError naming ``name``, its range and the first value outside it."""
+    if name not in RANGES:
+        raise ConfigError(f"unknown hyperparameter {name!r}; known: {list(HPARAM_NAMES)}")
+    allowed = RANGES[name]
+    for value in np.ravel(np.asarray(values, np.float64)):
+        if value not in allowed:  # NaN is in no range
+            raise ConfigError(f"{name} must lie in {allowed}; got {float(value)!r}")
+
+
 def member_hyperparameters(
     values: Mapping[str, object] | Hyperparameters, num_members: int, dtype=np.float64
 ) -> Hyperparameters:
     """Every hyperparameter as an array ``[num_members]`` of ``dtype``.
 
     ``values``: name -> a scalar (broadcast to all members) or ``[M]`` values; a name left out
-    takes its default. Raises ValueError naming an unknown name or a wrong shape.
+    takes its default. Raises ConfigError naming an unknown name, a wrong shape or a value
+    outside its range (``RANGES``).
     """
     if isinstance(values, Hyperparameters):
         values = values._asdict()
     unknown = sorted(set(values) - set(HPARAM_NAMES))
     if unknown:
-        raise ValueError(f"unknown hyperparameter(s) {unknown}; known: {list(HPARAM_NAMES)}")
+        raise ConfigError(f"unknown hyperparameter(s) {unknown}; known: {list(HPARAM_NAMES)}")
     out = {}
     for name, default in Hyperparameters()._asdict().items():
         value = np.asarray(values.get(name, default), dtype=dtype)
         if value.ndim == 0:
             value = np.full(num_members, value, dtype)
         if value.shape != (num_members,):
-            raise ValueError(
+            raise ConfigError(
                 f"hyperparameter {name!r} has shape {value.shape}; expected a scalar or "
                 f"[{num_members}] (one value per member)"
             )
+        check_hyperparameter(name, value)
         out[name] = value
     return Hyperparameters(**out)

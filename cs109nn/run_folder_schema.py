@@ -25,6 +25,7 @@ error naming the file, the row and the column, never a guess.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -36,6 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cs109nn.atomic_files import write_atomic
+from cs109nn.errors import RunError
 from cs109nn.hyperparameters import HPARAM_NAMES
 
 MANIFEST = "manifest.json"
@@ -49,9 +51,14 @@ MANIFEST_FORMAT = "cs109nn-run-folder/1"
 # Everything a run and its report put in a folder; starting a run over deletes these, nothing
 # else (a user's own files in the folder stay).
 RUN_FOLDER_ENTRIES = (MANIFEST, RESULTS, CURVES, PARAMS, REPORT, FIGURES)
+# The sweep's exclusive lock on the folder, and who holds it (pid, host, since): never deleted
+# by a run, never a sign that a folder holds a run.
+LOCK = ".cs109nn.lock"
+LOCK_OWNER = ".cs109nn.lock.owner"
+LOCK_FILES = (LOCK, LOCK_OWNER)
 
 
-class RunFolderFormatError(ValueError):
+class RunFolderFormatError(RunError, ValueError):
     """A file of a run folder is not as the sweep writes it; the message names where."""
 
 
@@ -219,6 +226,19 @@ def read_typed_results(run_dir: str | os.PathLike) -> tuple[tuple[str, ...], lis
     return header, typed
 
 
+def rows_digest(rows: Sequence[Sequence[str]]) -> str:
+    """sha256 of rows of cells as results.csv holds them: a group's fingerprint in the manifest,
+    so that a resumed run can tell a group's rows are the ones it wrote."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return hashlib.sha256(buffer.getvalue().encode("utf-8")).hexdigest()
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (a group's curves and params, recorded in the manifest)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def write_results(
     run_dir: str | os.PathLike, columns: Sequence[str], rows: Sequence[Sequence[str]]
 ) -> None:
@@ -239,7 +259,13 @@ def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     path = Path(run_dir) / MANIFEST
     if not path.exists():
         return None
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderFormatError(
+            f"{path} is damaged ({error}): which config this folder holds cannot be known; "
+            "start it over with --fresh, or write to another folder"
+        ) from None
     found = manifest.get("format") if isinstance(manifest, dict) else None
     if found != MANIFEST_FORMAT:
         raise RunFolderFormatError(f"{path}: format {found!r}, expected {MANIFEST_FORMAT!r}")

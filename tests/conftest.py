@@ -1,6 +1,6 @@
 """Shared test set-up: where CS109's data lives, a strict numeric environment (equinox's habit:
 implicit rank promotion raises, so a [n, 1] against [n] broadcast is an error, not a wrong
-number), and an independent compile counter."""
+number; a reused PRNG key raises), and an independent compile counter."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# A PRNG key used twice is an error, not a silently correlated stream.
+jax.config.update("jax_debug_key_reuse", True)
 
 REPO = Path(__file__).resolve().parents[1]
 CS109_DATA = REPO.parent / "shared" / "data" / "cs109"

@@ -35,6 +35,10 @@ def test_ascent_reports_divergence_with_its_step(cs109_dir, capsys):
     assert 1 <= out["diverged_step"] <= 50
 
 
-def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.csv"):
-        main(["train", "--train", str(tmp_path / "nope.csv")])
+def test_missing_file_is_one_clear_line_and_exit_code_1(tmp_path, capsys):
+    assert main(["train", "--train", str(tmp_path / "nope.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cs109nn train: error: ") and "nope.csv" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    with pytest.raises(FileNotFoundError, match="nope.csv"):  # --debug: the real exception
+        main(["train", "--train", str(tmp_path / "nope.csv"), "--debug"])

@@ -50,6 +50,14 @@ def numpy_clipped_mean(per_example: dict, clip_norm: float) -> dict:
 KEY = jax.random.key(42)
 
 
+@pytest.fixture(autouse=True)
+def same_key_on_purpose():
+    """These tests pass one key to several paths on purpose -- the same key must give the same
+    noise bits along each of them -- so the suite's key-reuse check is off here alone."""
+    with jax.debug_key_reuse(False):
+        yield
+
+
 @pytest.fixture(scope="module")
 def problem():
     loss_fn, params, x, y = make_problem()

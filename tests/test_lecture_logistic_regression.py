@@ -163,7 +163,9 @@ def test_newton_reports_separable_data():
 
 
 def test_newton_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match=r"X \(4, 2\) and y \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"4 examples but y has 3 labels \(shapes \(4, 2\) and \(3,\)\)"
+    ):
         lecture.newton(np.zeros((4, 2)), np.zeros(3))
 
 

@@ -172,7 +172,8 @@ def test_a_folder_that_is_not_a_run_folder_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match="not a run folder"):
         run_sweep(SPEC, tmp_path)
-    assert os.listdir(tmp_path) == ["notes.txt"]
+    # nothing written but the folder's lock (which the refusal released)
+    assert sorted(set(os.listdir(tmp_path)) - {schema.LOCK}) == ["notes.txt"]
 
 
 # --- a changed config ----------------------------------------------------------------------
@@ -357,10 +358,10 @@ def test_fresh_deletes_everything_a_run_and_its_report_wrote_and_nothing_else(
     run_dir = Path(shutil.copytree(original, tmp_path / "run"))
     write_report(run_dir)
     (run_dir / "notes.txt").write_text("mine")
-    written = {path.name for path in run_dir.iterdir()} - {"notes.txt"}
+    written = {path.name for path in run_dir.iterdir()} - {"notes.txt", *schema.LOCK_FILES}
     assert written == set(schema.RUN_FOLDER_ENTRIES)
     schema.delete_run(run_dir)
-    assert os.listdir(run_dir) == ["notes.txt"]
+    assert sorted(set(os.listdir(run_dir)) - set(schema.LOCK_FILES)) == ["notes.txt"]
 
 
 def test_the_tolerance_is_exact_on_the_same_platform_and_loose_across_platforms(reference):

@@ -138,7 +138,7 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
     assert to_config(spec) == config
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
     assert config_hash(spec) == hashlib.sha256(text.encode()).hexdigest()
-    assert config_hash(apply_overrides(spec, ["steps=201"])) != config_hash(spec)
+    assert config_hash(apply_overrides(spec, ["steps=210"])) != config_hash(spec)
 
 
 def test_config_round_trips_through_json():
@@ -212,10 +212,10 @@ def test_load_experiment_calls_get_config_and_lets_a_variant_import_its_base(tmp
         "import dataclasses\n"
         "import base\n"
         "def get_config():\n"
-        "    return dataclasses.replace(base.get_config(), name='variant', steps=(5,))\n"
+        "    return dataclasses.replace(base.get_config(), name='variant', steps=(20,))\n"
     )
     spec = load_experiment(tmp_path / "variant.py")
-    assert spec == SweepSpec(name="variant", seeds=(0, 1), steps=(5,))
+    assert spec == SweepSpec(name="variant", seeds=(0, 1), steps=(20,))
     (tmp_path / "empty.py").write_text("x = 1\n")
     with pytest.raises(SpecError, match="get_config"):
         load_experiment(tmp_path / "empty.py")

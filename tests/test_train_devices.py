@@ -31,8 +31,24 @@ def test_one_and_eight_devices_agree(tmp_path):
     assert one.keys() == eight.keys()
     for name in one.keys() - {"num_devices"}:
         np.testing.assert_allclose(one[name], eight[name], rtol=2e-5, atol=2e-6, err_msg=name)
-    # Member 2 has learning rate 0: its parameters are its initialisation, drawn from its own
-    # key whatever the device count, and must match bit for bit.
-    for name in one:
-        if name.startswith("params"):
-            np.testing.assert_array_equal(one[name][2], eight[name][2], err_msg=name)
+    # Member 2 has learning rate 1e-30: its kernels are its initialisation, drawn from its own
+    # key whatever the device count, and must match bit for bit -- on 1 and 8 devices and as a
+    # solo init from jax.random.key(2), computed here.
+    import jax
+
+    from cs109nn.data import load_dataset
+    from cs109nn.models import model_from_spec
+    from cs109nn.train import split_member_key
+
+    model = model_from_spec("mlp:8:tanh")
+    x = load_dataset("moons", n=200).x_train
+    solo = model.init(split_member_key(jax.random.key(2)).init, x[:1])
+    kernels = {
+        "params" + jax.tree_util.keystr(path): leaf
+        for path, leaf in jax.tree_util.tree_leaves_with_path(solo)
+        if path[-1].key == "kernel"
+    }
+    assert len(kernels) == 2
+    for name, leaf in kernels.items():
+        np.testing.assert_array_equal(one[name][2], np.asarray(leaf), err_msg=name)
+        np.testing.assert_array_equal(eight[name][2], np.asarray(leaf), err_msg=name)

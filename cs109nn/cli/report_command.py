@@ -36,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
     """Write the report and print its path; exit status 2 when RUN_DIR is not a folder or one
     of its files is not as the sweep writes it."""
     if not args.run_dir.is_dir():
-        print(f"cs109nn report: no run folder at {args.run_dir}", file=sys.stderr)
+        print(f"cs109nn report: error: no run folder at {args.run_dir}", file=sys.stderr)
         return 2
     if not 0.0 < args.confidence < 1.0:
         print(
-            f"cs109nn report: --confidence must lie in (0, 1), got {args.confidence}",
+            f"cs109nn report: error: --confidence must lie in (0, 1), got {args.confidence}",
             file=sys.stderr,
         )
         return 2
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         path = write_report(args.run_dir, confidence=args.confidence, figures=not args.no_figures)
     except RunFolderFormatError as error:
-        print(f"cs109nn report: {error}", file=sys.stderr)
+        print(f"cs109nn report: error: {error}", file=sys.stderr)
         return 2
     print(path)
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from cs109nn.cli.terminal import ProgressBar, print_summary
@@ -81,24 +80,18 @@ def run(args: argparse.Namespace) -> int:
 
     maybe_initialize_distributed(args.coordinator, args.num_processes, args.process_id)
 
-    from cs109nn.sweep import RunFolderError, SpecError, apply_overrides, config_hash, run_sweep
+    from cs109nn.sweep import apply_overrides, config_hash, run_sweep
     from cs109nn.sweep.spec import load_experiment
 
-    try:
-        spec = apply_overrides(load_experiment(args.experiment), args.overrides)
-    except SpecError as error:
-        print(f"cs109nn sweep: error: {error}", file=sys.stderr)
-        return 2
+    spec = apply_overrides(load_experiment(args.experiment), args.overrides)
     out = Path(args.out) if args.out else Path("runs") / f"{spec.name}-{config_hash(spec)[:8]}"
     writer = is_writer()
     bar = ProgressBar() if writer else None
     try:
         run_dir = run_sweep(spec, out, fresh=args.fresh, progress=bar)
-    except (SpecError, RunFolderError) as error:
+    finally:
         if bar is not None:
-            bar.close()
-        print(f"cs109nn sweep: error: {error}", file=sys.stderr)
-        return 2
+            bar.close()  # before an error's line, so that the line is not inside the bar
     if not writer:
         return 0
     print_summary(run_dir)

@@ -35,6 +35,8 @@ class ProgressBar:
                 unit_scale=True,
                 dynamic_ncols=True,
             )
+        elif event.kind == "note":
+            self.bar.write(event.message, file=sys.stderr)
         elif event.kind == "group_started":
             self.bar.set_description(f"group {event.group.index + 1}/{len(plan.groups)}")
         elif event.kind == "group_finished":

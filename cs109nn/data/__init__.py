@@ -6,7 +6,7 @@ Every loader returns a ``Dataset`` (x float32, y int32) and never prints or down
 """
 
 from cs109nn.data.cs109_csv import DataFormatError, load_cs109_csv, load_cs109_dataset
-from cs109nn.data.dataset import Dataset
+from cs109nn.data.dataset import Dataset, check_dataset
 from cs109nn.data.digits import digits
 from cs109nn.data.planar import circles, moons, spirals, xor
 from cs109nn.data.ratings import ratings, star_ratings
@@ -17,6 +17,7 @@ __all__ = [
     "DATASETS",
     "DataFormatError",
     "Dataset",
+    "check_dataset",
     "circles",
     "digits",
     "load_cs109_csv",

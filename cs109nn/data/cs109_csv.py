@@ -17,12 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from cs109nn.data.dataset import Dataset
+from cs109nn.lecture.inputs import DataError
 
 LABEL_COLUMN = "Label"
 
 
-class DataFormatError(ValueError):
+class DataFormatError(DataError):
     """A data file that does not follow its format; the message names file, row and column."""
+
+
+class DataFileNotFoundError(DataError, FileNotFoundError):
+    """A data file the user named is not there (or is a folder); the message names the path."""
 
 
 def _parse_number(text: str) -> float | None:
@@ -53,7 +58,8 @@ def load_cs109_csv(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"CS109 data file not found: {path}")
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise DataFileNotFoundError(f"CS109 data file {what}: {path}")
     # utf-8-sig drops a byte-order mark; newline="" lets csv handle CRLF files.
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -127,12 +133,4 @@ def load_cs109_dataset(data_dir: str | os.PathLike[str], name: str) -> Dataset:
         raise DataFormatError(
             f"{test_path}: header {list(test_names)} differs from {train_path}: {list(names)}"
         )
-    return Dataset(
-        name=name,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        feature_names=names,
-        num_classes=2,
-    )
+    return Dataset(name, x_train, y_train, x_test, y_test, names, num_classes=2)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
+
+from cs109nn.lecture.inputs import DataError, check_examples
 
 
 class Dataset(NamedTuple):
@@ -22,3 +25,32 @@ class Dataset(NamedTuple):
     y_test: np.ndarray | None
     feature_names: tuple[str, ...]
     num_classes: int = 2
+
+
+def check_dataset(data: Dataset, *, num_classes: int | None = None) -> Dataset:
+    """``data``, checked as the slides' inputs (``cs109nn.lecture.inputs.check_examples``):
+    each split's shapes, finiteness and labels in {0, ..., K-1}, with K = ``num_classes``
+    (a model's head; default the data set's own), the test split's features shaped like the
+    training split's, and one feature name per feature. A single-class training split warns
+    (``OneClassWarning``). Raises ``DataError`` naming the data set, the split and what is wrong.
+    """
+    k = data.num_classes if num_classes is None else num_classes
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise DataError(f"data set {data.name!r}: num_classes must be an integer >= 2, got {k!r}")
+    where = f"data set {data.name!r}"
+    check_examples(data.x_train, data.y_train, num_classes=k, source=where,
+                   names=("x_train", "y_train"))  # fmt: skip
+    if (data.x_test is None) != (data.y_test is None):
+        raise DataError(f"{where}: x_test and y_test must both be given or both be None")
+    if data.x_test is not None:
+        check_examples(data.x_test, data.y_test, num_classes=k, source=where,
+                       names=("x_test", "y_test"), warn_one_class=False)  # fmt: skip
+        train_features, test_features = np.shape(data.x_train)[1:], np.shape(data.x_test)[1:]
+        if train_features != test_features:
+            raise DataError(
+                f"{where}: x_test has feature shape {test_features}, x_train {train_features}"
+            )
+    features = math.prod(np.shape(data.x_train)[1:])
+    if data.feature_names and len(data.feature_names) != features:
+        raise DataError(f"{where}: {len(data.feature_names)} feature names for {features} features")
+    return data

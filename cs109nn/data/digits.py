@@ -11,6 +11,7 @@ import numpy as np
 
 from cs109nn.data.dataset import Dataset
 from cs109nn.data.transforms import train_test_split
+from cs109nn.errors import ConfigError
 
 IMAGE_SIDE = 8
 PIXEL_MAX = 16.0
@@ -48,7 +49,7 @@ def digits(
     digit = bunch.target.astype(np.int32)
     if n is not None:
         if not 0 < n <= len(digit):
-            raise ValueError(f"n must be in 1..{len(digit)}, got {n}")
+            raise ConfigError(f"n must be in 1..{len(digit)}, got {n}")
         # Its own stream ([seed, 1]), so the subset does not mirror the split's permutation.
         keep = np.sort(np.random.default_rng([seed, 1]).permutation(len(digit))[:n])
         x, digit = x[keep], digit[keep]
@@ -62,11 +63,5 @@ def digits(
         y_train, y_test = (y_train >= 5).astype(np.int32), (y_test >= 5).astype(np.int32)
     name = "digits" + ("-binary" if binary else "") + ("-images" if images else "")
     return Dataset(
-        name=name,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        feature_names=FEATURE_NAMES,
-        num_classes=2 if binary else 10,
+        name, x_train, y_train, x_test, y_test, FEATURE_NAMES, num_classes=2 if binary else 10
     )

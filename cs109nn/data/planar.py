@@ -13,6 +13,7 @@ import numpy as np
 
 from cs109nn.data.dataset import Dataset
 from cs109nn.data.transforms import train_test_split
+from cs109nn.errors import ConfigError
 
 FEATURE_NAMES = ("x1", "x2")
 
@@ -33,9 +34,9 @@ def _planar_dataset(
 
 def _check(n: int, noise: float) -> None:
     if n < 4:
-        raise ValueError(f"n must be at least 4, got {n}")
+        raise ConfigError(f"n must be at least 4, got {n}")
     if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise}")
+        raise ConfigError(f"noise must be non-negative, got {noise}")
 
 
 def _class_sizes(n: int) -> tuple[int, int]:
@@ -75,7 +76,7 @@ def circles(
     """
     _check(n, noise)
     if not 0.0 < factor < 1.0:
-        raise ValueError(f"factor must be in (0, 1), got {factor}")
+        raise ConfigError(f"factor must be in (0, 1), got {factor}")
     rng = np.random.default_rng(seed)
     sizes = _class_sizes(n)
     radius = np.repeat([1.0, factor], sizes)
@@ -127,7 +128,7 @@ def spirals(
     """
     _check(n, noise)
     if turns <= 0:
-        raise ValueError(f"turns must be positive, got {turns}")
+        raise ConfigError(f"turns must be positive, got {turns}")
     rng = np.random.default_rng(seed)
     sizes = _class_sizes(n)
     y = np.repeat([0, 1], sizes)

@@ -14,6 +14,7 @@ import numpy as np
 
 from cs109nn.data.dataset import Dataset
 from cs109nn.data.transforms import train_test_split
+from cs109nn.errors import ConfigError
 
 DEMOGRAPHIC = "Demographic"
 
@@ -41,7 +42,7 @@ def star_ratings(
       tastes [num_users, num_tastes] float64 (ground truth, for analysis).
     """
     if num_users < 1 or num_movies < 1 or num_tastes < 1:
-        raise ValueError("num_users, num_movies and num_tastes must be positive")
+        raise ConfigError("num_users, num_movies and num_tastes must be positive")
     # One stream per factor, so the movies do not depend on num_users and the first users'
     # ratings do not change when more users are drawn (user streams fill row by row).
     movie_rng, taste_rng, bias_rng, noise_rng = (
@@ -84,7 +85,9 @@ def ratings(
       y [n_train] int32, 1 = five stars for the target movie; the same for test.
     """
     if num_movies < 2:
-        raise ValueError(f"num_movies must be at least 2 (features and a target), got {num_movies}")
+        raise ConfigError(
+            f"num_movies must be at least 2 (features and a target), got {num_movies}"
+        )
     stars, tastes = star_ratings(n, num_movies, seed, num_tastes=num_tastes, noise=noise)
     five = (stars == 5).astype(np.float32)
     width = max(2, len(str(num_movies - 1)))

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cs109nn.data.cs109_csv import load_cs109_dataset
-from cs109nn.data.dataset import Dataset
+from cs109nn.data.dataset import Dataset, check_dataset
 from cs109nn.data.digits import digits
 from cs109nn.data.planar import circles, moons, spirals, xor
 from cs109nn.data.ratings import ratings
+from cs109nn.errors import ConfigError
 
 CS109_PREFIX = "cs109:"
 CS109_NAMES = ("netflix", "heart", "ancestry", "simple")
@@ -71,17 +72,17 @@ def load_dataset(
     if spec.startswith(CS109_PREFIX):
         name = spec[len(CS109_PREFIX) :]
         if not name:
-            raise ValueError(f"{spec!r}: name the data set, e.g. 'cs109:netflix'")
+            raise ConfigError(f"{spec!r}: name the data set, e.g. 'cs109:netflix'")
         if data_dir is None:
-            raise ValueError(
+            raise ConfigError(
                 f"{spec!r} is read from {name}-train.csv and {name}-test.csv: pass data_dir"
             )
         if n is not None:
-            raise ValueError(f"{spec!r} is a fixed file pair; n={n} cannot resize it")
-        return load_cs109_dataset(data_dir, name)
+            raise ConfigError(f"{spec!r} is a fixed file pair; n={n} cannot resize it")
+        return check_dataset(load_cs109_dataset(data_dir, name))
     if spec not in _BUILDERS:
-        raise ValueError(
+        raise ConfigError(
             f"unknown data set {spec!r}; known: {', '.join(DATASETS)} "
             f"(or cs109:NAME for any NAME-train.csv / NAME-test.csv in data_dir)"
         )
-    return _BUILDERS[spec](seed, n)
+    return check_dataset(_BUILDERS[spec](seed, n))

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from cs109nn.errors import ConfigError
+from cs109nn.lecture.inputs import DataError
+
 
 def train_test_split(
     x: np.ndarray,
@@ -31,9 +34,9 @@ def train_test_split(
     """
     x, y = np.asarray(x), np.asarray(y)
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} examples but y has {y.shape[0]}")
+        raise DataError(f"x has {x.shape[0]} examples but y has {y.shape[0]}")
     if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+        raise ConfigError(f"test_fraction must be in [0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
     n = x.shape[0]
     is_test = np.zeros(n, dtype=bool)

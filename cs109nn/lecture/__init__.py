@@ -3,6 +3,7 @@
 This layer imports nothing of the package.
 """
 
+from cs109nn.lecture.inputs import DataError, OneClassWarning, check_examples
 from cs109nn.lecture.logistic_regression import (
     AscentResult,
     add_intercept,
@@ -26,9 +27,12 @@ from cs109nn.lecture.newton import NewtonResult, newton
 
 __all__ = [
     "AscentResult",
+    "DataError",
     "NewtonResult",
+    "OneClassWarning",
     "add_intercept",
     "bernoulli_log_likelihoods",
+    "check_examples",
     "gradient",
     "gradient_ascent",
     "log_likelihood",

@@ -1,8 +1,8 @@
 """Fitting the lecture's logistic regression, with a named outcome: what ``cs109nn train`` runs.
 
 Either the slides' gradient ascent from θ = 0 or Newton's exact optimum; the result says how it
-ended -- "converged", "not_converged", "diverged" (with the step) for ascent, Newton's own
-outcomes otherwise -- never a bare number that may be meaningless.
+ended -- "converged", "not_converged", "diverged" (with the step), "one_class" for ascent,
+Newton's own outcomes otherwise -- never a bare number that may be meaningless.
 """
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ def fit(X: np.ndarray, y: np.ndarray, method: Method, lr: float, steps: int) -> 
         return Fit(theta, float("nan"), "diverged", {"diverged_step": step})
     tail = ll[-max(2, steps // 100) :]
     settled = abs(float(tail[-1] - tail[0])) < SETTLED_PER_EXAMPLE * len(y)
-    return Fit(theta, float(ll[-1]), "converged" if settled else "not_converged", {"steps": steps})
+    outcome = "converged" if settled else "not_converged"
+    if np.unique(np.asarray(y)).size == 1:
+        outcome = "one_class"  # as Newton says: the LL has no maximum to converge to
+    return Fit(theta, float(ll[-1]), outcome, {"steps": steps})
 
 
 def accuracy(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cs109nn.lecture.inputs import check_examples
+
 
 def sigmoid(z: jax.Array) -> jax.Array:
     """Slide: sigma(z) = 1 / (1 + e^-z), elementwise. Stable for any finite z (no overflow)."""
@@ -59,8 +61,10 @@ def log_likelihoods(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
     """Per-example LL: y log sigma(theta^T x) + (1 - y) log[1 - sigma(theta^T x)].
 
     ``bernoulli_log_likelihoods`` of the logit z = theta^T x: finite for any finite z.
-    theta: [m+1]; X: [n, m]; y: [n] -> [n].
+    theta: [m+1]; X: [n, m]; y: [n] -> [n]. Raises DataError for data the slides do not
+    mean (``cs109nn.lecture.inputs``: y [n, 1], labels outside {0, 1}, NaN, ...).
     """
+    check_examples(X, y, warn_one_class=False)
     return bernoulli_log_likelihoods(weighted_sum(theta, X), y)
 
 
@@ -78,6 +82,7 @@ def gradient(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
     The hand-derived reference that ``jax.grad(log_likelihood)`` must reproduce.
     theta: [m+1]; X: [n, m]; y: [n] -> [m+1].
     """
+    check_examples(X, y, warn_one_class=False)
     residual = jnp.asarray(y, jnp.result_type(theta)) - sigmoid(weighted_sum(theta, X))
     return add_intercept(X).T @ residual
 
@@ -88,6 +93,8 @@ def per_example_gradients(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.A
     ``jax.vmap(jax.grad(LL of one example))`` over the examples: [n, m+1]. Row i is
     (y^(i) - sigma(theta^T x^(i))) x^(i); the rows sum to ``gradient``.
     """
+
+    check_examples(X, y, warn_one_class=False)  # here: under vmap the values are traced
 
     def ll_one(theta: jax.Array, x: jax.Array, y_one: jax.Array) -> jax.Array:
         return log_likelihoods(theta, x[None, :], y_one[None])[0]
@@ -102,14 +109,24 @@ class AscentResult(NamedTuple):
     ll: jax.Array
 
 
-@partial(jax.jit, static_argnames="steps")
 def gradient_ascent(X: jax.Array, y: jax.Array, lr: float, steps: int) -> AscentResult:
     """Slide: initialise theta_j = 0; repeat many times: theta_j += eta * gradient[j].
 
-    X: [n, m]; y: [n]; ``lr`` is eta (traced: a new value does not recompile); ``steps`` fixes
-    the scan length (static). The slide's loop as one jitted ``lax.scan``. Returns theta [m+1]
-    and LL after each step [steps].
+    X: [n, m]; y: [n] in {0, 1}; ``lr`` is eta > 0 (traced: a new value does not recompile);
+    ``steps`` >= 1 fixes the scan length (static). The slide's loop as one jitted
+    ``lax.scan``. Returns theta [m+1] and LL after each step [steps]. The data are checked
+    first (``check_examples``; a single-class y warns), then ``lr`` and ``steps``.
     """
+    check_examples(X, y)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps!r}")
+    if not isinstance(lr, jax.core.Tracer) and not float(lr) > 0:
+        raise ValueError(f"the step size lr (eta) must be > 0; got {lr!r}")
+    return _gradient_ascent(X, y, lr, steps)
+
+
+@partial(jax.jit, static_argnames="steps")
+def _gradient_ascent(X: jax.Array, y: jax.Array, lr: float, steps: int) -> AscentResult:
     X = jnp.asarray(X)
     X = X if jnp.issubdtype(X.dtype, jnp.floating) else X.astype(jnp.float32)
     y = jnp.asarray(y, X.dtype)

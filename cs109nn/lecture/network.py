@@ -15,6 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from cs109nn.lecture.inputs import check_examples
 from cs109nn.lecture.logistic_regression import add_intercept, bernoulli_log_likelihoods, sigmoid
 
 
@@ -53,6 +54,7 @@ def network_log_likelihoods(
     The output unit is a logistic regression on h, so its LL term is logistic regression's
     (``bernoulli_log_likelihoods``, finite for any finite logit).
     """
+    check_examples(X, y, warn_one_class=False)
     _, z = network_logits(theta_h, theta_y, X)
     return bernoulli_log_likelihoods(z, y)
 
@@ -74,6 +76,7 @@ def network_gradients(
 
     Returns (d_theta_h [m+1, H], d_theta_y [H+1]).
     """
+    check_examples(X, y, warn_one_class=False)
     h, y_hat = network_forward(theta_h, theta_y, X)
     residual = jnp.asarray(y, y_hat.dtype) - y_hat  # [n]
     d_theta_y = add_intercept(h).T @ residual  # [H+1]

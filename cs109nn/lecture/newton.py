@@ -12,12 +12,16 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from cs109nn.lecture.inputs import DataError, check_examples
+
 # A margin (2y-1) theta^T x above this fits an example to within e^-15 = 3e-7 of its label.
 SATURATED = 15.0
 # The smallest fraction t of a Newton step tried: below it the change in LL is float64 noise.
 MIN_STEP = 1e-10
 
-Outcome = Literal["converged", "quasi_separated", "not_converged"]
+# "one_class": every label is the same, so LL's supremum 0 is approached as the intercept grows
+# without bound (whatever the iterations did, that is the honest description of the result).
+Outcome = Literal["converged", "quasi_separated", "not_converged", "one_class"]
 
 
 class NewtonResult(NamedTuple):
@@ -88,10 +92,11 @@ def newton(
     LL can still rise, but no step found a rise). ``ll_history`` holds the accepted steps only,
     so ``ll == ll_history[-1] == max(ll_history)``.
     """
+    check_examples(X, y)
     X = np.asarray(X, np.float64)
     y = np.asarray(y, np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"expected X [n, m] and y [n]; got X {X.shape} and y {y.shape}")
+    if X.ndim != 2:
+        raise DataError(f"expected X [n, m]; got X of shape {X.shape}")
     A = np.concatenate([np.ones((X.shape[0], 1)), X], axis=1)
     theta = np.zeros(A.shape[1])
     ll = _log_likelihood(A @ theta, y)
@@ -131,4 +136,6 @@ def newton(
         # Out of iterations: weights still growing steadily means the sup is not attained.
         if len(norms) > 10 and all(np.diff(norms[-10:]) > 0):
             outcome = "quasi_separated"
+    if np.unique(y).size == 1:
+        outcome = "one_class"  # the sup LL = 0 is approached by theta_0 -> +-inf, never attained
     return NewtonResult(theta, float(ll), outcome, iteration, grad_norm, np.asarray(history))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import jax
 
+from cs109nn.lecture.inputs import DataError
 from cs109nn.models.initializers import Initializer
 from cs109nn.models.layers import LayerToken, NamedLayer, named_layer
 from cs109nn.models.model import Output
@@ -30,7 +31,7 @@ def as_images(x: jax.Array) -> jax.Array:
         side = math.isqrt(x.shape[1])
         if side * side == x.shape[1]:
             return x.reshape(x.shape[0], side, side, 1)
-    raise ValueError(
+    raise DataError(
         f"a conv net needs images [n, H, W(, C)] or flattened square images [n, s*s]; "
         f"got x of shape {tuple(x.shape)}"
     )

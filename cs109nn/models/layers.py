@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import jax
 from flax import linen as nn
 
+from cs109nn.errors import ConfigError
 from cs109nn.models.head import flatten_features
 from cs109nn.models.initializers import Initializer
 from cs109nn.models.names import IDENTIFIER, Registry
@@ -81,7 +82,7 @@ def parse_layer(token: str) -> LayerToken:
     """
     name, sep, rest = token.strip().partition("=")
     if not IDENTIFIER.match(name):
-        raise ValueError(
+        raise ConfigError(
             f"malformed layer token {token!r}: expected name, name=arg or name=argxarg "
             "(name: letters, digits, _)"
         )
@@ -89,27 +90,38 @@ def parse_layer(token: str) -> LayerToken:
         return LayerToken(name)
     parts = rest.split("x")
     if any(p == "" for p in parts):
-        raise ValueError(f"malformed layer token {token!r}: empty argument after '='")
+        raise ConfigError(f"malformed layer token {token!r}: empty argument after '='")
     return LayerToken(name, tuple(parse_arg(p) for p in parts))
 
 
-def _pool(kind: Callable[..., jax.Array]) -> LayerFactory:
+def positive_int(layer: str, what: str, value: Arg) -> int:
+    """``value`` as a positive integer, or a ConfigError naming the layer: ``dense=2.5`` is not
+    silently width 2, and ``dense=0`` fails here, not as a ZeroDivisionError at trace time."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"layer {layer!r}: {what} must be a positive integer, got {value!r}")
+    return value
+
+
+def _pool(name: str, kind: Callable[..., jax.Array]) -> LayerFactory:
     def factory(size: int = 2) -> Callable[[jax.Array], jax.Array]:
+        size = positive_int(name, "the window size", size)
         return lambda x: kind(x, (size, size), strides=(size, size))
 
     return factory
 
 
 def _dense(features: int, *, kernel_init: Initializer | None = None) -> nn.Module:
+    features = positive_int("dense", "the width", features)
     if kernel_init is None:
-        return nn.Dense(int(features))
-    return nn.Dense(int(features), kernel_init=kernel_init)
+        return nn.Dense(features)
+    return nn.Dense(features, kernel_init=kernel_init)
 
 
 def _conv(features: int, kernel_size: int = 3, *, kernel_init: Initializer | None = None):
     kwargs = {} if kernel_init is None else {"kernel_init": kernel_init}
-    k = int(kernel_size)
-    return nn.Conv(int(features), (k, k), padding="SAME", **kwargs)
+    k = positive_int("conv", "the kernel size", kernel_size)
+    return nn.Conv(positive_int("conv", "the channel count", features), (k, k), padding="SAME",
+                   **kwargs)  # fmt: skip
 
 
 def _leaky_relu(negative_slope: float = 0.01) -> Callable[[jax.Array], jax.Array]:
@@ -141,8 +153,8 @@ LAYERS: Registry[LayerFactory] = Registry(
         "leaky_relu": _leaky_relu,
         "dense": _dense,
         "conv": _conv,
-        "avgpool": _pool(nn.avg_pool),
-        "maxpool": _pool(nn.max_pool),
+        "avgpool": _pool("avgpool", nn.avg_pool),
+        "maxpool": _pool("maxpool", nn.max_pool),
         "flatten": _constant(flatten_features),
         "layernorm": lambda: nn.LayerNorm(),
     },
@@ -163,7 +175,7 @@ def register_layer(name: str, factory: LayerFactory) -> None:
     after it (a built model keeps the layers it was made with).
     """
     if not callable(factory):
-        raise ValueError(f"layer factory for {name!r} must be callable, got {factory!r}")
+        raise ConfigError(f"layer factory for {name!r} must be callable, got {factory!r}")
     LAYERS.register(name, factory)
 
 
@@ -190,11 +202,11 @@ def make_layer(token: LayerToken, kernel_init: Initializer | None = None) -> Any
     try:
         made = factory(*token.args, **kwargs)
     except TypeError as error:
-        raise ValueError(f"layer {str(token)!r}: bad arguments {token.args}: {error}") from error
+        raise ConfigError(f"layer {str(token)!r}: bad arguments {token.args}: {error}") from error
     if isinstance(made, tuple) and not isinstance(made, Layer) and len(made) == 2:
         made = Layer(*made)  # a bare (init, apply) tuple
     if not (isinstance(made, nn.Module | Layer) or callable(made)):
-        raise ValueError(
+        raise ConfigError(
             f"layer factory {token.name!r} returned {type(made).__name__}; expected a flax "
             "Module, a Layer(init, apply) or a function x -> y"
         )

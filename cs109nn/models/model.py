@@ -14,6 +14,8 @@ from typing import Any, Literal, NamedTuple, get_args
 
 import jax
 
+from cs109nn.errors import ConfigError
+
 Params = Any
 Output = Literal["binary", "categorical"]
 
@@ -25,7 +27,7 @@ def check_output(output: object) -> Output:
     model registry all call it.
     """
     if output not in get_args(Output):
-        raise ValueError(f"output must be 'binary' or 'categorical', got {output!r}")
+        raise ConfigError(f"output must be 'binary' or 'categorical', got {output!r}")
     return output  # type: ignore[return-value]
 
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
+from cs109nn.errors import ConfigError
+
 T = TypeVar("T")
 
 #: Letters, digits and ``_``, not starting with a digit: a name that reads as a word in a spec.
@@ -57,9 +59,9 @@ class Registry(Generic[T]):
     def register(self, name: str, value: T) -> None:
         """Make ``value`` known as ``name``; ValueError for a malformed or built-in name."""
         if not isinstance(name, str) or not self.pattern.match(name):
-            raise ValueError(f"{self.kind} name {name!r} must match {self.pattern.pattern}")
+            raise ConfigError(f"{self.kind} name {name!r} must match {self.pattern.pattern}")
         if name in self._builtin:
-            raise ValueError(f"{name!r} is a built-in {self.kind} and cannot be replaced")
+            raise ConfigError(f"{name!r} is a built-in {self.kind} and cannot be replaced")
         self._entries[name] = value
 
     def get(self, name: str, where: str = "") -> T:
@@ -68,7 +70,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except (KeyError, TypeError):  # TypeError: an unhashable name
-            raise ValueError(f"{self.unknown(name, where)}; {self.known()}") from None
+            raise ConfigError(f"{self.unknown(name, where)}; {self.known()}") from None
 
     def unknown(self, name: object, where: str = "") -> str:
         """``"unknown layer 'relu6' (did you mean 'relu'?)"``: the first half of get's error."""

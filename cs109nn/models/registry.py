@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 from flax import linen as nn
 
+from cs109nn.errors import ConfigError
 from cs109nn.models.convnet import ConvNet
 from cs109nn.models.flax_model import model_from_module, model_from_pair
 from cs109nn.models.initializers import Initializer, initializer
@@ -62,8 +63,8 @@ class ModelKind(NamedTuple):
     build: Callable[[str, str, list[str], int], Model]
 
 
-def _bad(spec: str, why: str) -> ValueError:
-    return ValueError(f"bad model spec {spec!r}: {why}. {MODELS.known()}")
+def _bad(spec: str, why: str) -> ConfigError:
+    return ConfigError(f"bad model spec {spec!r}: {why}. {MODELS.known()}")
 
 
 def _positive_ints(spec: str, text: str, what: str) -> tuple[int, ...]:
@@ -240,6 +241,6 @@ def register_model(
     if output is not None:
         check_output(output)
     if not callable(factory):
-        raise ValueError(f"model factory for {name!r} must be callable, got {factory!r}")
+        raise ConfigError(f"model factory for {name!r} must be callable, got {factory!r}")
     build = functools.partial(_user, factory, output)
     MODELS.register(name, ModelKind(usage or f"{name}[:ARG...]", build))

@@ -15,6 +15,7 @@ import math
 import jax
 import numpy as np
 
+from cs109nn.lecture.inputs import DataError
 from cs109nn.models.model import Model, Params
 
 _CHECKED = "__cs109nn_shape_checked__"
@@ -70,7 +71,7 @@ def with_shape_check(model: Model) -> Model:
     def checked_apply(params: Params, x: jax.Array) -> jax.Array:
         shape = tuple(np.shape(x))
         if len(shape) < 1:
-            raise ValueError(f"model {model.name!r}: x must be a batch [n, ...], got a scalar")
+            raise DataError(f"model {model.name!r}: x must be a batch [n, ...], got a scalar")
         try:
             return apply(params, x)
         except Exception as error:
@@ -81,12 +82,12 @@ def with_shape_check(model: Model) -> Model:
                 example = jax.ShapeDtypeStruct((1, *shape[1:]), dtype)
                 needed = jax.eval_shape(lambda x1: init(jax.random.key(0), x1), example)
             except Exception:
-                raise ValueError(
+                raise DataError(
                     f"model {model.name!r} cannot take x of shape {shape} "
                     f"(feature shape {shape[1:]}): {error}"
                 ) from error
             if not _same_shapes(params, needed):
-                raise ValueError(_mismatch_message(model.name, shape, params, needed)) from error
+                raise DataError(_mismatch_message(model.name, shape, params, needed)) from error
             raise  # not a shape problem
 
     setattr(checked_apply, _CHECKED, True)

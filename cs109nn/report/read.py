@@ -13,7 +13,9 @@ from typing import Any, NamedTuple
 from cs109nn.report.configs import Row
 from cs109nn.run_folder_schema import (
     CURVES,
+    MANIFEST,
     Curves,
+    RunFolderFormatError,
     read_curves,
     read_manifest,
     read_typed_results,
@@ -22,7 +24,7 @@ from cs109nn.run_folder_schema import (
 
 @dataclass
 class Run:
-    """A run folder's contents: manifest (empty when absent), typed result rows (file order)
+    """A run folder's contents: manifest, typed result rows (file order)
     and curves by group id."""
 
     path: Path
@@ -33,13 +35,21 @@ class Run:
 
 
 def read_run(run_dir: str | Path) -> Run:
-    """Everything in a run folder; a sweep still in progress reads as far as it got."""
+    """Everything in a run folder; a sweep still in progress reads as far as it got.
+
+    Raises RunFolderFormatError for a folder that is not a run folder (no manifest.json: an
+    empty folder, a folder of the user's own files) or whose files are not as the sweep writes
+    them, so that a report is never written into it."""
     path = Path(run_dir)
     if not path.is_dir():
-        raise FileNotFoundError(f"no run folder at {path}")
+        raise RunFolderFormatError(f"no run folder at {path}")
+    manifest = read_manifest(path)
+    if manifest is None:
+        raise RunFolderFormatError(
+            f"{path} is not a run folder (no {MANIFEST}): nothing to report, nothing written"
+        )
     columns, rows = read_typed_results(path)
     curves = {file.stem: read_curves(file) for file in sorted((path / CURVES).glob("*.npz"))}
-    manifest = read_manifest(path) or {}
     return Run(path=path, manifest=manifest, columns=list(columns), rows=rows, curves=curves)
 
 

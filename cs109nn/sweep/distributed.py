@@ -13,6 +13,8 @@ import os
 import jax
 import numpy as np
 
+from cs109nn.errors import ConfigError
+
 ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
 ENV_NUM_PROCESSES = "JAX_NUM_PROCESSES"
 ENV_PROCESS_ID = "JAX_PROCESS_ID"
@@ -37,7 +39,7 @@ def maybe_initialize_distributed(
     if jax.distributed.is_initialized():
         return True
     if None in (coordinator, num_processes, process_id):
-        raise ValueError(
+        raise ConfigError(
             "a multi-process run needs the coordinator address, the number of processes and "
             f"this process's id (flags or {ENV_COORDINATOR}, {ENV_NUM_PROCESSES}, "
             f"{ENV_PROCESS_ID}); got {coordinator!r}, {num_processes!r}, {process_id!r}"

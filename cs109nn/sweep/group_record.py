@@ -1,8 +1,10 @@
 """What a finished group leaves in the run folder: its curves, its params, its rows.
 
-The curves (and params) are written first, then the group's rows: results.csv rewritten whole,
-in plan order, in one atomic write. A crash before that last write leaves the group
-unfinished, and its rerun rewrites the same curves.
+The curves (and params) are written first, then the manifest records the sha256 of each file
+and of the group's rows, then the rows: results.csv rewritten whole, in plan order, in one
+atomic write. A crash before that last write leaves the group unfinished, and its rerun
+rewrites the same curves (the same bits, the same digests); a resumed run trusts a group only
+when its rows and files match what was recorded (``lifecycle``).
 """
 
 from __future__ import annotations
@@ -26,18 +28,21 @@ def write_group(
     result: TrainResult,
     columns: tuple[str, ...],
     rows: Rows,
+    manifest: dict,
     *,
     wall_seconds: float,
     save_params: bool,
 ) -> None:
-    """Record ``group``'s ``result``: curves, params when ``save_params``, then its rows (added
-    to ``rows``, and results.csv rewritten from them)."""
+    """Record ``group``'s ``result``: curves, params when ``save_params``, their digests and
+    the rows' in ``manifest`` (written), then its rows (added to ``rows``, and results.csv
+    rewritten from them)."""
     members = member_arrays(plan, result)
     schema.write_curves(run_dir, group.group_id, result.eval_steps, result.history, members)
+    record = {"curves_sha256": schema.file_digest(schema.curves_path(run_dir, group.group_id))}
     if save_params:
-        schema.write_arrays(
-            schema.params_path(run_dir, group.group_id), run_folder.flatten_params(result.params)
-        )
+        path = schema.params_path(run_dir, group.group_id)
+        schema.write_arrays(path, run_folder.flatten_params(result.params))
+        record["params_sha256"] = schema.file_digest(path)
     per_member = {
         "member": np.arange(len(plan.members)),
         **members,
@@ -60,6 +65,9 @@ def write_group(
         ]
         for m in range(len(plan.members))
     ]
+    record["rows_sha256"] = schema.rows_digest(rows[group.group_id])
+    manifest.setdefault("groups", {})[group.group_id] = record
+    schema.write_manifest(run_dir, manifest)
     ordered = [row for g in plan.groups for row in rows.get(g.group_id, [])]
     schema.write_results(run_dir, columns, ordered)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cs109nn import run_folder_schema as schema
 from cs109nn.atomic_files import remove_temporary_files
+from cs109nn.errors import ConfigError, RunError
 from cs109nn.sweep import run_folder
 from cs109nn.sweep.plan import Plan
 from cs109nn.sweep.spec import SweepSpec, changed_keys, config_hash, to_config
@@ -20,11 +21,11 @@ from cs109nn.sweep.spec import SweepSpec, changed_keys, config_hash, to_config
 Rows = dict[str, list[list[str]]]  # group id -> its rows of results.csv, cells as written
 
 
-class RunFolderError(RuntimeError):
+class RunFolderError(RunError):
     """The output folder cannot take this sweep; the message says why and what to do."""
 
 
-class ConfigChangedError(RunFolderError):
+class ConfigChangedError(RunFolderError, ConfigError):
     """The folder holds a run of another config; ``changed`` names the keys that differ."""
 
     def __init__(self, run_dir: Path, changed: list[str]):
@@ -38,14 +39,16 @@ class ConfigChangedError(RunFolderError):
 
 def open_run_folder(
     run_dir: Path, spec: SweepSpec, plan: Plan, columns: tuple[str, ...], *, fresh: bool
-) -> tuple[dict, Rows]:
-    """Start or resume the run in ``run_dir``: the manifest with a new session (written), and
-    the rows already there, by group."""
+) -> tuple[dict, Rows, dict[str, str]]:
+    """Start or resume the run in ``run_dir``: the manifest with a new session (written), the
+    rows of the groups already finished and verified, by group, and the groups found damaged
+    (group id -> why), which will be trained again."""
     config, digest = to_config(spec), config_hash(spec)
     manifest = schema.read_manifest(run_dir) if run_dir.exists() else None
     if manifest is None and run_dir.exists():
         temporary = set(run_dir.glob(".*.tmp"))  # what a killed first write can leave
-        leftovers = [path for path in run_dir.iterdir() if path not in temporary]
+        ours = temporary | {run_dir / name for name in schema.LOCK_FILES}
+        leftovers = [path for path in run_dir.iterdir() if path not in ours]
         if leftovers:
             raise RunFolderError(
                 f"{run_dir} is not empty and holds no {schema.MANIFEST}: not a run folder; "
@@ -61,7 +64,10 @@ def open_run_folder(
         if folder.is_dir():
             remove_temporary_files(folder)
 
-    rows = _rows_by_group(run_dir, plan, columns) if manifest is not None else {}
+    rows: Rows = {}
+    damaged: dict[str, str] = {}
+    if manifest is not None:
+        rows, damaged = _verified_rows(run_dir, plan, columns, manifest, spec.save_params)
     started, env = run_folder.now(), run_folder.environment()
     if manifest is None:
         manifest = {
@@ -79,10 +85,16 @@ def open_run_folder(
             "started": started,
             "finished": None,
             "sessions": [],
+            "groups": {},
         }
-    manifest["sessions"].append({"started": started, "finished": None, "environment": env})
+    for group_id in damaged:
+        manifest.get("groups", {}).pop(group_id, None)
+    session = {"started": started, "finished": None, "environment": env}
+    if damaged:
+        session["groups_damaged"] = damaged
+    manifest["sessions"].append(session)
     schema.write_manifest(run_dir, manifest)
-    return manifest, rows
+    return manifest, rows, damaged
 
 
 def close_session(run_dir: Path, manifest: dict, groups_run: list[str]) -> None:
@@ -94,27 +106,64 @@ def close_session(run_dir: Path, manifest: dict, groups_run: list[str]) -> None:
     schema.write_manifest(run_dir, manifest)
 
 
-def _rows_by_group(run_dir: Path, plan: Plan, columns: tuple[str, ...]) -> Rows:
-    """results.csv's rows by group, checked whole: the right header, known groups, and each
-    group's members 0..M-1 once."""
+def _verified_rows(
+    run_dir: Path, plan: Plan, columns: tuple[str, ...], manifest: dict, save_params: bool
+) -> tuple[Rows, dict[str, str]]:
+    """results.csv's rows by group, each group checked whole against what the run recorded
+    when it wrote the group (``manifest["groups"]``): its members 0..M-1 once, every cell
+    readable, the rows' and files' sha256. A group that fails is damaged: left out (so it is
+    trained again) with the reason."""
     header, rows = schema.read_results(run_dir)
-    if not rows:
-        return {}
-    if header != columns:
-        raise RunFolderError(
-            f"{run_dir / schema.RESULTS} has columns {list(header)}, expected {list(columns)}"
-        )
     by_group: Rows = {}
+    damaged: dict[str, str] = {}
+    if header and header != columns:
+        return {}, {"*": f"{schema.RESULTS} has a damaged header; every group is trained again"}
     for row in rows:
-        by_group.setdefault(row[0], []).append(row)
+        by_group.setdefault(row[0] if row else "", []).append(row)
     known = {group.group_id for group in plan.groups}
-    member_column = columns.index("member")
-    expected = [str(m) for m in range(len(plan.members))]
+    recorded = manifest.get("groups", {})
+    kept: Rows = {}
     for group_id, group_rows in by_group.items():
-        members = [row[member_column] for row in group_rows]
-        if group_id not in known or members != expected:
-            raise RunFolderError(
-                f"{run_dir / schema.RESULTS}: group {group_id!r} is not a whole group of "
-                "this plan; the file was edited by hand? Start over with fresh=True (--fresh)."
-            )
-    return by_group
+        reason = _damage(run_dir, group_id, group_rows, columns, plan, recorded, save_params)
+        if group_id not in known:
+            damaged[group_id or "?"] = "rows of a group this plan does not have; dropped"
+        elif reason:
+            damaged[group_id] = reason
+        else:
+            kept[group_id] = group_rows
+    return kept, damaged
+
+
+def _damage(
+    run_dir: Path,
+    group_id: str,
+    rows: list[list[str]],
+    columns: tuple[str, ...],
+    plan: Plan,
+    recorded: dict,
+    save_params: bool,
+) -> str | None:
+    """Why a finished group's record cannot be trusted, or None when it checks out."""
+    members = [row[columns.index("member")] if len(row) == len(columns) else None for row in rows]
+    if members != [str(m) for m in range(len(plan.members))]:
+        return f"{len(rows)} row(s) in {schema.RESULTS}, not members 0..{len(plan.members) - 1}"
+    for number, row in enumerate(rows):
+        for name, cell in zip(columns, row, strict=True):
+            try:
+                schema.parse_cell(name, cell)
+            except ValueError as error:
+                return f"member {number}: {error}"
+    record = recorded.get(group_id)
+    if record is None:
+        return "no record of it in the manifest"
+    if schema.rows_digest(rows) != record.get("rows_sha256"):
+        return f"its rows in {schema.RESULTS} differ from those written"
+    files = [("curves", schema.curves_path(run_dir, group_id))]
+    if save_params:
+        files.append(("params", schema.params_path(run_dir, group_id)))
+    for kind, path in files:
+        if not path.is_file():
+            return f"{path} is missing"
+        if schema.file_digest(path) != record.get(f"{kind}_sha256"):
+            return f"{path} differs from the file written"
+    return None

@@ -10,6 +10,7 @@ which measure this session's clock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -17,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import jax
 import numpy as np
 
 from cs109nn import run_folder_schema as schema
-from cs109nn.data import Dataset, load_dataset
+from cs109nn.data import Dataset, check_dataset, load_dataset
+from cs109nn.errors import ConfigError
+from cs109nn.lecture.inputs import DataError
 from cs109nn.models import model_from_spec
 from cs109nn.sweep.distributed import is_writer, share_done_groups
+from cs109nn.sweep.folder_lock import locked_run_folder
 from cs109nn.sweep.group_record import write_group
 from cs109nn.sweep.lifecycle import Rows, RunFolderError, close_session, open_run_folder
 from cs109nn.sweep.plan import Group, Plan, make_plan, program_key
@@ -35,11 +40,12 @@ class SweepEvent:
     """What the runner tells a progress callback.
 
     kind: ``planned`` (once, before training; ``done`` lists the groups finished by earlier
-    sessions), ``group_started``, ``group_finished`` (with the group's timings and number of
+    sessions), ``note`` (a line to show: a damaged group found and to be trained again, a lock
+    taken over), ``group_started``, ``group_finished`` (with the group's timings and number of
     diverged members), ``finished``.
     """
 
-    kind: Literal["planned", "group_started", "group_finished", "finished"]
+    kind: Literal["planned", "note", "group_started", "group_finished", "finished"]
     plan: Plan
     run_dir: Path
     group: Group | None = None
@@ -47,6 +53,7 @@ class SweepEvent:
     wall_seconds: float | None = None
     compile_seconds: float | None = None
     diverged: int | None = None
+    message: str | None = None
 
 
 Progress = Callable[[SweepEvent], None]
@@ -81,11 +88,40 @@ def run_sweep(
         )
         for group in plan.groups
     }
+    for group in plan.groups:  # data fit their model's head; shapes fit its layers
+        model = models[(group.dataset, group.model)]
+        check_dataset(datasets[group.dataset], num_classes=model.num_classes)
+        _check_builds(model, datasets[group.dataset], group.model)
     with_test = any(data.x_test is not None for data in datasets.values())
     columns = schema.results_columns(with_test=with_test)
 
-    manifest, rows, done = _open(run_dir, spec, plan, columns, fresh=fresh)
+    notes: list[str] = []
+    with locked_run_folder(run_dir, notes.append) if is_writer() else contextlib.nullcontext():
+        return _train_groups(
+            spec, run_dir, plan, datasets, models, columns, notes, fresh=fresh, notify=notify
+        )
+
+
+def _train_groups(
+    spec: SweepSpec,
+    run_dir: Path,
+    plan: Plan,
+    datasets: dict[str, Dataset],
+    models: dict,
+    columns: tuple[str, ...],
+    notes: list[str],
+    *,
+    fresh: bool,
+    notify: Progress,
+) -> Path:
+    """Open the (locked) folder, then train and record every group not yet finished."""
+    manifest, rows, damaged, done = _open(run_dir, spec, plan, columns, fresh=fresh)
     notify(SweepEvent("planned", plan, run_dir, done=done))
+    notes += [
+        f"damaged group {group_id}: {why}; training it again" for group_id, why in damaged.items()
+    ]
+    for note in notes:
+        notify(SweepEvent("note", plan, run_dir, message=note))
     keys = member_keys([int(seed) for seed in plan.members.seeds])
     runners: dict[tuple, Runner] = {}
     groups_run: list[str] = []
@@ -108,6 +144,7 @@ def run_sweep(
                 result,
                 columns,
                 rows,
+                manifest,
                 wall_seconds=wall,
                 save_params=spec.save_params,
             )
@@ -131,14 +168,15 @@ def run_sweep(
 
 def _open(
     run_dir: Path, spec: SweepSpec, plan: Plan, columns: tuple[str, ...], *, fresh: bool
-) -> tuple[dict, Rows, tuple[str, ...]]:
+) -> tuple[dict, Rows, dict[str, str], tuple[str, ...]]:
     """Process 0 opens the folder; every process learns which groups are already done."""
     manifest: dict = {}
     rows: Rows = {}
+    damaged: dict[str, str] = {}
     group_ids = [group.group_id for group in plan.groups]
     if is_writer():
         try:
-            manifest, rows = open_run_folder(run_dir, spec, plan, columns, fresh=fresh)
+            manifest, rows, damaged = open_run_folder(run_dir, spec, plan, columns, fresh=fresh)
         except Exception:
             # the same broadcast as below, flagged: so that the other processes stop too
             share_done_groups(group_ids, set(), failed=True)
@@ -147,7 +185,22 @@ def _open(
         done = share_done_groups(group_ids, set(rows), failed=False)
     except RuntimeError as error:
         raise RunFolderError(str(error)) from None
-    return manifest, rows, done
+    return manifest, rows, damaged, done
+
+
+def _check_builds(model, data: Dataset, spec: str) -> None:
+    """Trace the model's init and apply on the data's shapes (no FLOPs): a spec that parses but
+    cannot run on these inputs fails now, before a folder or a compile exists."""
+    example = jax.ShapeDtypeStruct((1, *np.shape(data.x_train)[1:]), np.float32)
+    try:
+        params = jax.eval_shape(model.init, jax.random.key(0), example)
+        jax.eval_shape(model.apply, params, example)
+    except (ConfigError, DataError):
+        raise
+    except Exception as error:  # a layer that cannot take these shapes
+        raise ConfigError(
+            f"model {spec!r} cannot run on data of feature shape {example.shape[1:]}: {error}"
+        ) from None
 
 
 def _load(spec: SweepSpec, name: str) -> Dataset:

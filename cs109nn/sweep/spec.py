@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cs109nn.hyperparameters import HPARAM_NAMES
+from cs109nn.errors import ConfigError
+from cs109nn.hyperparameters import HPARAM_NAMES, check_hyperparameter
 from cs109nn.train import OPTIMIZERS
 
 # SweepSpec has a grid field for each hyperparameter, in the same order (checked by a test).
@@ -38,7 +39,7 @@ HYPERPARAMETER_FIELDS = HPARAM_NAMES
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A sweep spec, override or stored config that cannot be used; the message says why."""
 
 
@@ -92,6 +93,14 @@ class SweepSpec:
                 raise SpecError(f"{axis} must hold at least one value")
             if len(set(values)) != len(values):  # the same member twice
                 raise SpecError(f"{axis} repeats a value: {values}")
+        for name in HYPERPARAMETER_FIELDS:
+            try:
+                check_hyperparameter(name, getattr(self, name))
+            except ConfigError as error:
+                raise SpecError(str(error)) from None
+        bad_steps = [s for s in self.steps if self.eval_every > 0 and s > 0 and s % self.eval_every]
+        if bad_steps:
+            raise SpecError(f"eval_every={self.eval_every} must divide steps={bad_steps[0]}")
         unknown = [kind for kind in self.optimizers if kind not in OPTIMIZERS]
         if unknown:
             raise SpecError(f"unknown optimizers {unknown}; valid: {', '.join(OPTIMIZERS)}")

@@ -100,6 +100,24 @@ class StepCarry(NamedTuple):
     diverged_step: jax.Array
 
 
+class IntervalCarry(NamedTuple):
+    """What one evaluation interval hands the next: the step carry, and the member's state at
+    its last evaluation within bounds (``healthy_params`` and their ``healthy_metrics``), where
+    a member whose LL leaves the bounds is put back (see ``LL_FLOOR_FACTOR``)."""
+
+    step: StepCarry
+    healthy_params: Params
+    healthy_metrics: dict[str, jax.Array]
+
+
+# Divergence that stays finite: a member whose mean per-example train LL falls below
+# LL_FLOOR_FACTOR x min(its LL at initialisation, log(1/K)) -- a thousand times worse than a
+# uniform guess over the K classes, or than where it started -- is flagged as diverged at
+# that evaluation's step and put back to its last evaluation within the bound (a finite
+# -1e29 is as much a divergence as inf; NaN is never within the bound).
+LL_FLOOR_FACTOR = 1e3
+
+
 def _all_finite(tree: Params) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
@@ -127,15 +145,18 @@ def make_train(
     2 eval_every, ..., steps: train_ll, train_acc (LL is the mean per example) and, with a test
     split, test_ll, test_acc; ``gradient_statistics`` adds the distribution of per-example
     gradient norms of the loss over the training set (grad_norm_mean, grad_norm_p50,
-    grad_norm_p90) and the gradient noise scale B_simple (noise_scale). A step whose gradient or
-    new parameters are non-finite is not taken: the member freezes there and ``diverged_step``
-    records it (1-based).
+    grad_norm_p90) and the gradient noise scale B_simple (noise_scale). Divergence is data: a
+    step whose gradient or new parameters are non-finite is not taken, the member freezes there
+    and ``diverged_step`` records it (1-based); a member whose mean train LL at an evaluation
+    falls below the bound of ``LL_FLOOR_FACTOR`` (finite or not) is flagged at that evaluation's
+    step and put back to its last evaluation within the bound, so its curves stay finite.
     """
     if setup is not None and options:
         raise TypeError(f"pass a TrainSetup or keyword options, not both; got {sorted(options)}")
     setup = TrainSetup(**options) if setup is None else setup
     objective = objective or objective_for(model)
     eval_every = setup.eval_every
+    num_classes = model.num_classes  # K of the model's head (2 for a binary one)
 
     def per_example_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
         return -objective.log_likelihoods(model.apply(params, x), y)  # we maximise LL
@@ -221,13 +242,29 @@ def make_train(
                 ),
             ), None
 
-        def interval(carry: StepCarry, i: jax.Array) -> tuple[StepCarry, dict[str, jax.Array]]:
-            ts = (i * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
-            carry, _ = lax.scan(step, carry, ts)
-            return carry, evaluate(data, carry.params)
+        initial = evaluate(data, params)
+        uniform = -jnp.log(jnp.asarray(num_classes, initial["train_ll"].dtype))
+        start_ll = jnp.where(jnp.isfinite(initial["train_ll"]), initial["train_ll"], uniform)
+        ll_floor = LL_FLOOR_FACTOR * jnp.minimum(start_ll, uniform)
 
-        start = StepCarry(params, params, tx.init(params), jnp.asarray(-1, jnp.int32))
-        end, history = lax.scan(interval, start, jnp.arange(setup.num_evaluations))
-        return MemberRun(end.params, history, end.diverged_step)
+        def interval(
+            carry: IntervalCarry, i: jax.Array
+        ) -> tuple[IntervalCarry, dict[str, jax.Array]]:
+            ts = (i * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
+            stepped, _ = lax.scan(step, carry.step, ts)
+            metrics = evaluate(data, stepped.params)
+            out_of_bounds = ~(metrics["train_ll"] >= ll_floor)  # NaN included
+            params = select(out_of_bounds, carry.healthy_params, stepped.params)
+            metrics = select(out_of_bounds, carry.healthy_metrics, metrics)
+            flag = out_of_bounds & (stepped.diverged_step < 0)
+            diverged_step = jnp.where(flag, ts[-1] + 1, stepped.diverged_step)
+            stepped = stepped._replace(params=params, diverged_step=diverged_step)
+            return IntervalCarry(stepped, params, metrics), metrics
+
+        begin = StepCarry(params, params, tx.init(params), jnp.asarray(-1, jnp.int32))
+        end, history = lax.scan(
+            interval, IntervalCarry(begin, params, initial), jnp.arange(setup.num_evaluations)
+        )
+        return MemberRun(end.step.params, history, end.step.diverged_step)
 
     return train

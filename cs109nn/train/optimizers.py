@@ -10,6 +10,8 @@ from __future__ import annotations
 import jax
 import optax
 
+from cs109nn.errors import ConfigError
+
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
 
 
@@ -35,7 +37,7 @@ _FACTORIES = {"sgd": _sgd, "momentum": _momentum, "adam": _adam}
 def check_optimizer(kind: str) -> None:
     """Raise a ValueError naming the known kinds when ``kind`` is not one of them."""
     if kind not in _FACTORIES:
-        raise ValueError(f"unknown optimizer {kind!r}; known: {list(OPTIMIZERS)}")
+        raise ConfigError(f"unknown optimizer {kind!r}; known: {list(OPTIMIZERS)}")
 
 
 def make_optimizer(

@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import PartitionSpec
 
-from cs109nn.data.dataset import Dataset
+from cs109nn.data.dataset import Dataset, check_dataset
+from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import Hyperparameters, member_hyperparameters
 from cs109nn.models.model import Model, Params
 from cs109nn.train import devices as dev
@@ -51,8 +51,11 @@ def member_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
     """[M] typed PRNG keys: member i's key is ``jax.random.key(seeds[i])``, its seed alone."""
     seeds = np.asarray(seeds)
     if seeds.ndim != 1:
-        raise ValueError(f"seeds must be a 1-D sequence of ints; got shape {seeds.shape}")
-    return jnp.stack([jax.random.key(int(seed)) for seed in seeds])
+        raise ConfigError(f"seeds must be a 1-D sequence of ints; got shape {seeds.shape}")
+    # Stacked as key data, then wrapped: a stack of typed keys counts as consuming them under
+    # jax_debug_key_reuse; the bits are those of jax.random.key(seed) either way.
+    data = [np.asarray(jax.random.key_data(jax.random.key(int(seed)))) for seed in seeds]
+    return jax.random.wrap_key_data(np.stack(data))
 
 
 def choose_chunk_size(model: Model, x_example: np.ndarray, rows: int, members: int) -> int:
@@ -104,7 +107,8 @@ class Runner:
     ) -> None:
         self.model, self.setup, self.chunk_size = model, setup, chunk_size
         self.mesh = dev.member_mesh(devices)
-        self.arrays = as_arrays(data)
+        # the boundary: data checked against the model's head before anything is traced
+        self.arrays = as_arrays(check_dataset(data, num_classes=model.num_classes))
         self.dtype = self.arrays.x_train.dtype
         self._rows = setup.rows_per_step(self.arrays.x_train.shape[0])
         self._train = make_train(model, setup, objective=objective)
@@ -112,7 +116,7 @@ class Runner:
 
     def _same_shapes(self, data: Dataset) -> Arrays:
         """Another data set for the same compiled program: it must match shapes and dtypes."""
-        arrays = as_arrays(data, self.dtype)
+        arrays = as_arrays(check_dataset(data, num_classes=self.model.num_classes), self.dtype)
         expected = jax.tree.map(lambda a: (a.shape, a.dtype), self.arrays)
         actual = jax.tree.map(lambda a: (a.shape, a.dtype), arrays)
         if expected != actual:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cs109nn.errors import ConfigError
 from cs109nn.train.optimizers import check_optimizer
 
 FULL_BATCH = None
@@ -39,13 +40,13 @@ class TrainSetup:
     def __post_init__(self) -> None:
         check_optimizer(self.optimizer)
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1; got {self.steps}")
+            raise ConfigError(f"steps must be >= 1; got {self.steps}")
         if self.eval_every is None:
             object.__setattr__(self, "eval_every", self.steps)
         if self.eval_every < 1 or self.steps % self.eval_every:
-            raise ValueError(f"eval_every={self.eval_every} must divide steps={self.steps}")
+            raise ConfigError(f"eval_every={self.eval_every} must divide steps={self.steps}")
         if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"batch_size must be >= 1, or None for full batch; got {self.batch_size}"
             )
 
