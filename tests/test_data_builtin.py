@@ -286,3 +286,26 @@ def test_registry_specs_pick_the_right_variant():
 def test_unknown_spec_lists_the_known_names():
     with pytest.raises(ValueError, match="unknown data set 'mnist'.*digits-binary.*spirals"):
         load_dataset("mnist")
+
+
+@pytest.mark.parametrize("spec", ["xor", "digits", "cs109:heart"])
+def test_the_validation_split_is_carved_from_train_disjoint_stratified_and_seeded(spec, cs109_dir):
+    plain = load_dataset(spec, data_dir=str(cs109_dir), seed=3)
+    split = load_dataset(spec, data_dir=str(cs109_dir), seed=3, val_fraction=0.2)
+
+    # train and validation together are the plain training split, each example exactly once
+    # (as multisets: CS109's binary files hold repeated rows)
+    def rows(x, y):
+        return sorted(row.tobytes() + bytes([label]) for row, label in zip(
+            np.asarray(x).reshape(len(y), -1), y, strict=True))  # fmt: skip
+
+    assert sorted(rows(split.x_train, split.y_train) + rows(split.x_val, split.y_val)) == rows(
+        plain.x_train, plain.y_train
+    )
+    # the test split is untouched
+    np.testing.assert_array_equal(split.x_test, plain.x_test)
+    # stratified: each class's share of validation is round(0.2 * its training count)
+    for c in np.unique(plain.y_train):
+        assert np.sum(split.y_val == c) == round(0.2 * np.sum(plain.y_train == c))
+    again = load_dataset(spec, data_dir=str(cs109_dir), seed=3, val_fraction=0.2)
+    np.testing.assert_array_equal(again.x_val, split.x_val)

@@ -1,5 +1,6 @@
 """cs109nn.report.configs and .ranking: which rows are one config, and the one rule that
-ranks configs for the report and the sweep's terminal summary alike."""
+ranks configs for the report and the sweep's terminal summary alike: by validation, never by
+test."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def _row(seed: int, lr: float, acc: float | None, diverged: bool = False, **extr
         "seed": seed,
         "model": "mlp",
         "learning_rate": lr,
+        "final_val_acc": acc,
         "final_test_acc": acc,
         "final_train_acc": acc,
         "diverged": diverged,
@@ -60,20 +62,32 @@ def test_diverged_members_are_excluded_from_the_mean_and_counted() -> None:
     assert summary.seeds == [0, 2]
 
 
-def test_missing_test_values_fall_back_to_train_metric_and_are_counted() -> None:
+# Adapted: the split whose absence means the fallback is now validation, not test.
+def test_missing_validation_values_fall_back_to_train_metric_and_are_counted() -> None:
     rows = [_row(0, 0.1, 0.8), _row(1, 0.1, 0.9)]
     for row in rows:
-        row["final_test_acc"] = None
+        row["final_val_acc"] = None  # the test values stay: they must not be chosen by
     assert selection_metric(rows) == "final_train_acc"
     ((config, members),) = group_by_config(rows).items()
-    assert summarize_config(config, members, "final_test_acc").n_missing == 2
+    assert summarize_config(config, members, "final_val_acc").n_missing == 2
+
+
+def test_selection_never_uses_a_test_metric_and_a_ranking_refuses_one() -> None:
+    rows = [_row(0, 0.1, None), _row(1, 0.1, None)]
+    for row in rows:
+        row["final_test_acc"] = 0.9  # only test has values: still ranked by train
+    assert selection_metric(rows) == "final_train_acc"
+    assert rank_configs(rows)[0].metric == "final_train_acc"
+    for metric in ("final_test_acc", "final_test_ll"):
+        with pytest.raises(ValueError, match="test"):
+            rank_configs(rows, metric)
 
 
 def test_rank_configs_orders_by_mean_and_puts_all_diverged_configs_last() -> None:
     rows = [_row(s, 0.01, 0.6 + 0.01 * s) for s in range(3)]
     rows += [_row(s, 0.1, 0.8 + 0.01 * s) for s in range(3)]
     rows += [_row(s, 10.0, None, diverged=True) for s in range(3)]
-    ranking = rank_configs(rows, "final_test_acc")
+    ranking = rank_configs(rows, "final_val_acc")  # adapted: was final_test_acc
     assert [dict(s.config)["learning_rate"] for s in ranking] == [0.1, 0.01, 10.0]
     assert ranking[-1].n == 0 and ranking[-1].n_diverged == 3
 
@@ -103,31 +117,36 @@ def test_label_columns_name_what_tells_configs_apart_and_skip_what_follows() -> 
     assert label_columns(configs) == ["model", "learning_rate"]
 
 
+# Adapted: ranked by validation accuracy, so the tie-break is validation LL (was test).
 def test_a_tie_in_mean_accuracy_goes_to_the_higher_mean_ll_then_to_first_appearance() -> None:
-    rows = [_row(s, 0.01, 0.75, final_test_ll=-0.5) for s in range(2)]
-    rows += [_row(s, 0.1, 0.75, final_test_ll=-0.25) for s in range(2)]
-    rows += [_row(s, 1.0, 0.75, final_test_ll=-0.25) for s in range(2)]
-    ranking = rank_configs(rows, "final_test_acc")
+    rows = [_row(s, 0.01, 0.75, final_val_ll=-0.5, final_test_ll=-0.1) for s in range(2)]
+    rows += [_row(s, 0.1, 0.75, final_val_ll=-0.25, final_test_ll=-0.9) for s in range(2)]
+    rows += [_row(s, 1.0, 0.75, final_val_ll=-0.25, final_test_ll=-0.9) for s in range(2)]
+    ranking = rank_configs(rows, "final_val_acc")
     assert [dict(s.config)["learning_rate"] for s in ranking] == [0.1, 1.0, 0.01]
     assert [s.mean_ll for s in ranking] == [-0.25, -0.25, -0.5]
-    assert ranking[0].ll_metric == "final_test_ll"
+    assert ranking[0].ll_metric == "final_val_ll"
+    assert rank_configs(rows) == ranking  # the default metric is validation accuracy
 
 
 def test_a_nan_metric_of_a_member_that_did_not_diverge_is_missing_not_averaged() -> None:
     rows = [_row(0, 0.1, 0.8), _row(1, 0.1, math.nan), _row(0, 1.0, math.nan)]
-    best, worst = rank_configs(rows, "final_test_acc")
+    best, worst = rank_configs(rows, "final_val_acc")  # adapted: was final_test_acc
     assert best.mean == 0.8 and best.n == 1 and best.n_missing == 1
     assert worst.n == 0 and worst.n_missing == 1 and math.isnan(worst.mean)
 
 
-def test_metric_choice_is_test_accuracy_when_any_member_has_one() -> None:
+# Adapted: the metric chosen is validation accuracy (was test accuracy).
+def test_metric_choice_is_validation_accuracy_when_any_member_has_one() -> None:
     rows = [_row(0, 0.1, 0.8), _row(1, 0.1, None)]
-    assert selection_metric(rows) == "final_test_acc"
-    assert rank_configs(rows)[0].metric == "final_test_acc"
+    assert selection_metric(rows) == "final_val_acc"
+    assert rank_configs(rows)[0].metric == "final_val_acc"
 
 
 def _sweep_rows() -> list[dict]:
-    """Two data sets (planar without a test split), two groups each, three learning rates."""
+    """Two data sets (planar without validation and test splits), two groups each, three
+    learning rates. On digits, test accuracy ranks the configs the other way round from
+    validation accuracy: a constructed case where best-on-test and best-on-validation differ."""
     accuracy = {("mlp", 0.1): 0.9, ("mlp", 1.0): 0.85, ("logreg", 0.1): 0.8, ("logreg", 1.0): 0.7}
     rows = []
     for dataset in ("digits", "planar"):
@@ -138,6 +157,8 @@ def _sweep_rows() -> list[dict]:
                     row = _row(seed, lr, None if dataset == "planar" else acc)
                     row.update(group=f"{dataset}-{model}", dataset=dataset, model=model)
                     row["final_train_acc"] = 1.0 - acc  # train accuracy ranks the other way
+                    if dataset == "digits":
+                        row["final_test_acc"] = 1.5 - acc  # and so does test accuracy
                     rows.append(row)
     return rows
 
@@ -147,15 +168,23 @@ def test_best_by_group_uses_the_reports_rule_and_each_data_sets_metric() -> None
     best = best_by_group(rows)
     assert list(best) == ["digits-logreg", "digits-mlp", "planar-logreg", "planar-mlp"]
     for group, summary in best.items():
-        metric = "final_train_acc" if group.startswith("planar") else "final_test_acc"
+        # adapted: digits is ranked by validation accuracy (was test accuracy)
+        metric = "final_train_acc" if group.startswith("planar") else "final_val_acc"
         mine = [r for r in rows if r["group"] == group]
-        means = {
-            lr: np.mean([r[metric] for r in mine if r["learning_rate"] == lr])
-            for lr in (0.01, 0.1, 1.0)
-        }
+
+        def means(name: str, mine=mine) -> dict[float, float]:
+            return {
+                lr: np.mean([r[name] for r in mine if r["learning_rate"] == lr])
+                for lr in (0.01, 0.1, 1.0)
+            }
+
+        chosen = means(metric)
         assert summary.metric == metric
-        assert dict(summary.config)["learning_rate"] == max(means, key=means.get)
-        assert summary.mean == pytest.approx(max(means.values()))
+        assert dict(summary.config)["learning_rate"] == max(chosen, key=chosen.get)
+        assert summary.mean == pytest.approx(max(chosen.values()))
+        if group.startswith("digits"):  # the best on test is another config: not chosen
+            on_test = means("final_test_acc")
+            assert max(on_test, key=on_test.get) != dict(summary.config)["learning_rate"]
     for dataset, ranking in rank_by_dataset(rows).items():
         groups = [summary for group, summary in best.items() if group.startswith(dataset)]
         assert ranking[0] == max(groups, key=lambda summary: summary.mean)  # one rule

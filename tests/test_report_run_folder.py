@@ -1,5 +1,9 @@
 """report.md and figures of a synthetic run folder, checked against numpy and scipy; and the
-report's refusal of anything the sweep does not write."""
+report's refusal of anything the sweep does not write.
+
+The synthetic folder is a constructed case of honest selection: on digits the best config on
+validation (mlp, lr 1) is not the best on test (mlp, lr 0.1), and the report must choose the
+first and state its test accuracy."""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ import pytest
 from scipy import stats
 
 from cs109nn.cli.main import main
-from cs109nn.report import read_run, write_report
-from cs109nn.run_folder_schema import RunFolderFormatError, results_columns
+from cs109nn.cli.terminal import print_summary
+from cs109nn.report import best_by_group, read_run, write_report
+from cs109nn.run_folder_schema import MANIFEST_FORMAT, RunFolderFormatError, results_columns
 
 SEEDS = [0, 1, 2, 3, 4]
 LEARNING_RATES = [0.01, 0.1, 1.0]
@@ -29,6 +34,22 @@ BASE_ACCURACY = {
     ("mlp", 0.1): 0.90,
     ("mlp", 1.0): 0.85,
 }
+# Expected final validation accuracy: the same gaps, but mlp lr 1 is best on validation while
+# mlp lr 0.1 is best on test.
+VAL_ACCURACY = {
+    ("logreg", 0.01): 0.71,
+    ("logreg", 0.1): 0.79,
+    ("logreg", 1.0): 0.76,
+    ("mlp", 0.01): 0.73,
+    ("mlp", 0.1): 0.84,
+    ("mlp", 1.0): 0.90,
+}
+# manifest["data"]: the split sizes the sweep records; planar has neither validation nor test.
+DATA = {
+    "digits": {"n_train": 1150, "n_val": 287, "n_test": 100, "num_classes": 10},
+    "planar": {"n_train": 400, "n_val": 0, "n_test": 0, "num_classes": 2},
+}
+VAL_FRACTION, DATA_SEED = 0.2, 0
 DIVERGED = {("mlp", 1.0, 1): 17, ("mlp", 1.0, 3): 42}  # (model, lr, seed) -> step
 # The sweep's header; every value below is computed here, independently of the package.
 COLUMNS = results_columns(with_test=True)
@@ -37,23 +58,33 @@ HYPERPARAMETERS |= {"clip_norm": float("inf"), "noise_multiplier": 0.0}
 EVAL_STEPS = np.arange(0, 101, 10)
 
 
-def _accuracy(dataset: str, model: str, lr: float, seed: int) -> float:
+def _accuracy(dataset: str, model: str, lr: float, seed: int) -> tuple[float, float]:
+    """(test, validation) final accuracy of one member."""
     noise = np.random.default_rng([seed, int(lr * 1000), len(model), len(dataset)])
-    return BASE_ACCURACY[(model, lr)] + float(noise.normal(0.0, 0.01))
+    test, val = noise.normal(0.0, 0.01, size=2)
+    return BASE_ACCURACY[(model, lr)] + float(test), VAL_ACCURACY[(model, lr)] + float(val)
 
 
-def _curves(members: list[tuple], with_test: bool) -> dict[str, np.ndarray]:
-    """A group's history [M, T]: accuracy rising to each member's own; a diverged member
-    frozen from its step on (at its last finite value, as the engine freezes it)."""
+def _rising(final: np.ndarray, members: list[tuple]) -> np.ndarray:
+    """[M, T] accuracy rising from 0.5 to each member's ``final``; a diverged member frozen
+    from its step on (at its last finite value, as the engine freezes it)."""
     fraction = (EVAL_STEPS / EVAL_STEPS[-1])[None, :]
-    final = np.array([acc for _, _, acc, _ in members])[:, None]
-    test_acc = 0.5 + (final - 0.5) * fraction
-    for index, (_, _, _, step) in enumerate(members):
+    curve = 0.5 + (final[:, None] - 0.5) * fraction
+    for index, (*_, step) in enumerate(members):
         if step is not None:
-            test_acc[index, EVAL_STEPS > step] = test_acc[index, EVAL_STEPS <= step][-1]
+            curve[index, EVAL_STEPS > step] = curve[index, EVAL_STEPS <= step][-1]
+    return curve
+
+
+def _curves(members: list[tuple], with_splits: bool) -> dict[str, np.ndarray]:
+    """A group's history [M, T]; validation and test curves only ``with_splits``."""
+    fraction = (EVAL_STEPS / EVAL_STEPS[-1])[None, :]
+    test_acc = _rising(np.array([test for _, _, test, _, _ in members]), members)
     ones = np.ones_like(test_acc)
     curves = {"train_ll": -0.7 + 0.4 * fraction * ones, "train_acc": test_acc + 0.02}
-    if with_test:
+    if with_splits:
+        val_acc = _rising(np.array([val for _, _, _, val, _ in members]), members)
+        curves |= {"val_ll": -0.7 + 0.35 * fraction * ones, "val_acc": val_acc}
         curves |= {"test_ll": -0.7 + 0.3 * fraction * ones, "test_acc": test_acc}
     return curves
 
@@ -74,9 +105,15 @@ def _manifest(groups: list[str], **changes) -> dict:
     }
     environment |= {k: v for k, v in changes.items() if k in environment}
     manifest = {
-        "format": "cs109nn-run-folder/1",
+        "format": MANIFEST_FORMAT,
         "experiment": "synthetic",
-        "config": {"name": "synthetic", "seeds": SEEDS},
+        "config": {
+            "name": "synthetic",
+            "seeds": SEEDS,
+            "data_seed": DATA_SEED,
+            "val_fraction": VAL_FRACTION,
+        },
+        "data": DATA,
         "config_hash": "abc123def456",
         "plan": {"groups": groups, "members_per_group": 15, "models": 15 * len(groups)},
         "results_columns": list(COLUMNS),
@@ -95,7 +132,7 @@ def write_synthetic_run(run_dir: Path) -> list[dict]:
     """A run folder as the sweep runner writes it, with plain csv/json/numpy."""
     (run_dir / "curves").mkdir(parents=True)
     rows, groups = [], []
-    for dataset in ("digits", "planar"):  # planar has no test split
+    for dataset in ("digits", "planar"):  # planar has no validation and no test split
         for model in ("logreg", "mlp"):
             group = f"{len(groups):03d}-{dataset}-{model}-sgd-s100-b32"
             groups.append(group)
@@ -103,9 +140,9 @@ def write_synthetic_run(run_dir: Path) -> list[dict]:
             for lr in LEARNING_RATES:
                 for seed in SEEDS:
                     step = DIVERGED.get((model, lr, seed)) if dataset == "digits" else None
-                    members.append((lr, seed, _accuracy(dataset, model, lr, seed), step))
-            curves = _curves(members, with_test=dataset == "digits")
-            for member, (lr, seed, _, step) in enumerate(members):
+                    members.append((lr, seed, *_accuracy(dataset, model, lr, seed), step))
+            curves = _curves(members, with_splits=dataset == "digits")
+            for member, (lr, seed, *_, step) in enumerate(members):
                 final = {
                     f"final_{name}": float(curve[member, -1]) for name, curve in curves.items()
                 }
@@ -121,6 +158,8 @@ def write_synthetic_run(run_dir: Path) -> list[dict]:
                         "seed": seed,
                         "learning_rate": lr,
                         **HYPERPARAMETERS,
+                        "final_val_ll": None,
+                        "final_val_acc": None,
                         "final_test_ll": None,
                         "final_test_acc": None,
                         **final,
@@ -132,8 +171,8 @@ def write_synthetic_run(run_dir: Path) -> list[dict]:
                 )
             per_member = {
                 "member": np.arange(len(members)),
-                "seed": np.array([seed for _, seed, _, _ in members]),
-                "learning_rate": np.array([lr for lr, _, _, _ in members]),
+                "seed": np.array([member[1] for member in members]),
+                "learning_rate": np.array([member[0] for member in members]),
                 **{name: np.full(len(members), value) for name, value in HYPERPARAMETERS.items()},
                 "diverged": np.array([step is not None for *_, step in members]),
                 "diverged_step": np.array([-1 if step is None else step for *_, step in members]),
@@ -141,12 +180,17 @@ def write_synthetic_run(run_dir: Path) -> list[dict]:
             np.savez(
                 run_dir / "curves" / f"{group}.npz", eval_steps=EVAL_STEPS, **per_member, **curves
             )
+    _write_rows(run_dir, rows)
+    (run_dir / "manifest.json").write_text(json.dumps(_manifest(groups), indent=2))
+    return rows
+
+
+def _write_rows(run_dir: Path, rows: list[dict]) -> None:
+    """results.csv of ``rows``, cells as the sweep writes them (floats by repr)."""
     with (run_dir / "results.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    (run_dir / "manifest.json").write_text(json.dumps(_manifest(groups), indent=2))
-    return rows
 
 
 def _table_rows(report: str, heading: str) -> list[list[str]]:
@@ -186,10 +230,11 @@ def _expected_ranking(rows: list[dict], dataset: str, metric: str) -> list[tuple
     return sorted(configs, key=lambda config: -config[2].mean())
 
 
-def test_report_ranks_configs_by_mean_test_accuracy_with_t_intervals(report) -> None:
+# Adapted: configs are ranked by validation accuracy (was test accuracy).
+def test_report_ranks_configs_by_mean_validation_accuracy_with_t_intervals(report) -> None:
     run_dir, text, rows = report
     table = _table_rows(text, "## Dataset: digits")
-    expected = _expected_ranking(rows, "digits", "final_test_acc")
+    expected = _expected_ranking(rows, "digits", "final_val_acc")
     assert len(table) == len(expected) == 6
     for rank, (cells, (model, lr, values)) in enumerate(zip(table, expected, strict=True), 1):
         # rank | model | learning_rate | mean | t-CI | bootstrap CI | n | diverged
@@ -204,8 +249,11 @@ def test_report_ranks_configs_by_mean_test_accuracy_with_t_intervals(report) -> 
 
 def test_report_falls_back_to_train_accuracy_without_a_test_split(report) -> None:
     _, text, rows = report
-    planar = text.split("## Dataset: planar", 1)[1]
+    planar = text.split("## Dataset: planar", 1)[1].split("## Diverged members", 1)[0]
     assert "ranked by train accuracy" in planar
+    assert "no validation split" in planar and "not a selection for generalisation" in planar
+    assert "No test metric to report: this data set has no test split." in planar
+    assert "Wilson" not in planar
     table = _table_rows(text, "## Dataset: planar")
     expected = _expected_ranking(rows, "planar", "final_train_acc")
     assert [(c[1], float(c[2]), c[3]) for c in table] == [
@@ -216,13 +264,14 @@ def test_report_falls_back_to_train_accuracy_without_a_test_split(report) -> Non
 def test_report_gives_paired_test_of_best_vs_runner_up(report) -> None:
     _, text, rows = report
     section = text.split("## Dataset: digits", 1)[1].split("## Dataset: planar", 1)[0]
+    # Adapted: the paired test is on the selection metric, validation accuracy (was test).
     (best_model, best_lr, _), (second_model, second_lr, _) = _expected_ranking(
-        rows, "digits", "final_test_acc"
+        rows, "digits", "final_val_acc"
     )[:2]
 
     def by_seed(model: str, lr: float) -> dict[int, float]:
         return {
-            r["seed"]: r["final_test_acc"]
+            r["seed"]: r["final_val_acc"]
             for r in rows
             if r["dataset"] == "digits" and r["model"] == model
             and r["learning_rate"] == lr and not r["diverged"]
@@ -230,7 +279,7 @@ def test_report_gives_paired_test_of_best_vs_runner_up(report) -> None:
 
     best, second = by_seed(best_model, best_lr), by_seed(second_model, second_lr)
     shared = sorted(set(best) & set(second))
-    assert len(shared) == 3  # the runner-up lost seeds 1 and 3 to divergence
+    assert len(shared) == 3  # the best on validation (mlp, lr 1) lost seeds 1 and 3
     a = np.array([best[seed] for seed in shared])
     b = np.array([second[seed] for seed in shared])
     result = stats.ttest_rel(a, b)
@@ -239,6 +288,121 @@ def test_report_gives_paired_test_of_best_vs_runner_up(report) -> None:
     assert f"t = {result.statistic:.3f}" in section
     p = result.pvalue
     assert (f"p = {p:.2e}" if p < 1e-3 else f"p = {p:.3f}") in section
+
+
+def _digits_section(text: str) -> str:
+    return text.split("## Dataset: digits", 1)[1].split("## Dataset: planar", 1)[0]
+
+
+def _selected_section(text: str) -> str:
+    return _digits_section(text).split("### Selected configuration", 1)[1].split("###", 1)[0]
+
+
+def _test_values(rows: list[dict], model: str, lr: float) -> np.ndarray:
+    return np.array(
+        [
+            r["final_test_acc"]
+            for r in rows
+            if r["dataset"] == "digits" and r["model"] == model
+            and r["learning_rate"] == lr and not r["diverged"]
+        ]
+    )  # fmt: skip
+
+
+def _wilson(p_hat: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval, from its textbook formula (independent of the package)."""
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    center = (p_hat + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p_hat * (1 - p_hat) / n + z**2 / (4 * n**2))
+    return center - half, center + half
+
+
+def test_the_report_says_in_one_line_how_selection_was_done(report) -> None:
+    _, text, _ = report
+    assert (
+        "Selection: configs ranked by mean final validation accuracy over seeds (ties: mean "
+        "validation log-likelihood); validation = 20% of the training split (stratified, data "
+        "seed 0); the test split is never used to choose."
+    ) in _digits_section(text)
+    assert "Split sizes: 1150 train, 287 validation, 100 test examples; 10 classes." in text
+    # No table of test metrics for every config: the ranking table is validation only.
+    header = next(line for line in _digits_section(text).splitlines() if line.startswith("|"))
+    assert "validation" in header and "test" not in header
+
+
+def test_the_selected_config_is_best_on_validation_not_on_test(report) -> None:
+    _, text, rows = report
+    (val_model, val_lr, _), *_ = _expected_ranking(rows, "digits", "final_val_acc")
+    (test_model, test_lr, _), *_ = _expected_ranking(rows, "digits", "final_test_acc")
+    assert (val_model, val_lr) == ("mlp", 1.0) and (test_model, test_lr) == ("mlp", 0.1)
+    best = best_by_group(rows)
+    assert dict(best["001-digits-mlp-sgd-s100-b32"].config)["learning_rate"] == 1.0
+    assert best["001-digits-mlp-sgd-s100-b32"].metric == "final_val_acc"
+    section = _selected_section(text)
+    assert "**model=mlp learning_rate=1**" in section
+    assert "learning_rate=0.1" not in section
+    values = _test_values(rows, "mlp", 1.0)
+    assert len(values) == 3  # seeds 1 and 3 diverged
+    mean = values.mean()
+    low, high = stats.t.interval(0.95, len(values) - 1, mean, stats.sem(values))
+    assert f"test accuracy**, mean over 3 seeds: **{mean:.4f}**" in section
+    assert (
+        f"95% Student-t interval across seeds: [{low:.4f}, {high:.4f}] (n = 3 seeds). Covers "
+        "training randomness (the seeds), with the 100 test examples fixed"
+    ) in section
+    wilson_low, wilson_high = _wilson(mean, 100)
+    assert (
+        f"95% Wilson score interval over the 100 test examples, at accuracy {mean:.4f}: "
+        f"[{wilson_low:.4f}, {wilson_high:.4f}]. Covers test-set sampling"
+    ) in section
+    assert wilson_high - wilson_low > high - low  # test sampling is the larger error here
+    assert "test log-likelihood (mean per example), mean over 3 seeds: -0.4000" in section
+
+
+def test_the_reports_wilson_interval_is_scipys_for_a_whole_count(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    rows = write_synthetic_run(run_dir)
+    for row in rows:  # every seed of the selected config: 87 of 100 test examples right
+        if row["dataset"] == "digits" and row["model"] == "mlp" and row["learning_rate"] == 1:
+            row["final_test_acc"] = 0.87
+    _write_rows(run_dir, rows)
+    section = _selected_section(write_report(run_dir, figures=False).read_text())
+    reference = stats.binomtest(87, 100).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (
+        "95% Wilson score interval over the 100 test examples, at accuracy 0.8700: "
+        f"[{reference.low:.4f}, {reference.high:.4f}]"
+    ) in section
+
+
+def test_without_the_test_set_size_the_report_says_so_and_invents_no_n(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    write_synthetic_run(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    del manifest["data"]
+    manifest["config"] |= {"val_fraction": 0.25, "data_seed": 7}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    text = write_report(run_dir, figures=False).read_text()
+    section = _selected_section(text)
+    assert "validation = 25% of the training split (stratified, data seed 7)" in text
+    assert "Split sizes: not recorded in the manifest." in text
+    assert "Wilson" not in section
+    assert "No interval over test examples: the manifest does not record how many" in section
+    assert "Student-t interval across seeds" in section  # the seeds' interval stays
+
+
+def test_the_terminal_summary_chooses_by_validation_and_reports_test(report, capsys) -> None:
+    run_dir, _, rows = report
+    print_summary(run_dir)
+    out = capsys.readouterr().out
+    assert "chosen by mean final validation accuracy / final train accuracy" in out
+    assert "test_acc (reported)" in out and "never used to choose" in out
+    table = out.split("diverged members:", 1)[0].splitlines()
+    (line,) = [line for line in table if "001-digits-mlp" in line]
+    cells = line.split()
+    assert cells[1] == "val_acc" and cells[-2] == "1"  # learning_rate, chosen on validation
+    assert cells[-1] == f"{_test_values(rows, 'mlp', 1.0).mean():.4f}"  # its test accuracy
+    (line,) = [line for line in table if "002-planar-logreg" in line]
+    assert line.split()[1] == "train_acc" and line.split()[-1] == "n/a"
 
 
 def test_report_lists_diverged_members_with_seed_and_step(report) -> None:
@@ -289,8 +453,10 @@ def test_read_run_types_rows_and_reads_curves(report) -> None:
     diverged = [r for r in run.rows if r["diverged"]]
     assert len(diverged) == 2 and all(r["final_test_acc"] < 0.8 for r in diverged)  # frozen
     assert {r["final_test_acc"] for r in run.rows if r["dataset"] == "planar"} == {None}
+    assert {r["final_val_acc"] for r in run.rows if r["dataset"] == "planar"} == {None}
     curves = run.curves["001-digits-mlp-sgd-s100-b32"]
     assert curves.metrics["test_acc"].shape == (15, len(EVAL_STEPS))
+    assert curves.metrics["val_acc"].shape == (15, len(EVAL_STEPS))
     np.testing.assert_array_equal(curves.eval_steps, EVAL_STEPS)
     assert list(curves.members["seed"]) == SEEDS * 3
     assert "test_acc" not in run.curves["002-planar-logreg-sgd-s100-b32"].metrics

@@ -243,6 +243,7 @@ def test_pandas_reads_results_csv_in_one_line_with_proper_types(reference):
         + run_folder.MEMBER_COLUMNS
         + tuple(HPARAM_NAMES)
         + run_folder.TRAIN_METRICS
+        + run_folder.VAL_METRICS
         + run_folder.TEST_METRICS
         + run_folder.DIVERGENCE_COLUMNS
         + run_folder.TIMING_COLUMNS
@@ -250,9 +251,10 @@ def test_pandas_reads_results_csv_in_one_line_with_proper_types(reference):
     assert table["diverged"].dtype == bool
     for column in ("steps", "batch_size", "member", "seed", "diverged_step"):
         assert pd.api.types.is_integer_dtype(table[column]), column
-    for column in (*HPARAM_NAMES, *run_folder.TRAIN_METRICS, *run_folder.TEST_METRICS):
+    metrics = (*run_folder.TRAIN_METRICS, *run_folder.VAL_METRICS, *run_folder.TEST_METRICS)
+    for column in (*HPARAM_NAMES, *metrics):
         assert pd.api.types.is_float_dtype(table[column]), column
-    assert not table[list(run_folder.TEST_METRICS)].isna().any().any()
+    assert not table[list(metrics)].isna().any().any()
     assert list(table["group"]) == [g.group_id for g in plan.groups for _ in range(2)]
     assert not table.duplicated(["group", "member"]).any()
 
@@ -264,7 +266,7 @@ def test_results_rows_are_the_last_column_of_each_groups_curves(reference):
             assert curves["eval_steps"][-1] == group.steps
             assert list(curves["seed"]) == list(SPEC.seeds)
             rows = table[table["group"] == group.group_id]
-            for metric in ("train_ll", "train_acc", "test_ll", "test_acc"):
+            for metric in ("train_ll", "train_acc", "val_ll", "val_acc", "test_ll", "test_acc"):
                 assert curves[metric].shape == (2, len(curves["eval_steps"]))
                 # float32 -> text -> float64 gives back the float32 value exactly
                 np.testing.assert_array_equal(

@@ -132,6 +132,7 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "dp": False,
         "data_dir": None,
         "data_seed": 0,
+        "val_fraction": 0.2,
         "n_examples": None,
         "save_params": False,
     }

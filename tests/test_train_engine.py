@@ -317,3 +317,17 @@ def test_the_pure_train_is_differentiable_in_its_hyperparameters():
     numeric = (numpy_final_ll(lr + h) - numpy_final_ll(lr - h)) / (2 * h)
     np.testing.assert_allclose(final_ll(lr), numpy_final_ll(lr), rtol=1e-6)
     np.testing.assert_allclose(jax.grad(final_ll)(lr), numeric, rtol=1e-4)
+
+
+def test_validation_metrics_are_the_final_parameters_measured_on_the_validation_split():
+    from cs109nn.data import with_validation
+
+    data = with_validation(small_problem(n=100), 0.25, seed=1)
+    assert data.x_val.shape == (10, 4) and data.x_train.shape == (30, 4)
+    result = make_runner(model_from_spec("logreg"), data, steps=30)(member_keys([0]), {})
+    out = result.params["params"]["output"]
+    z = data.x_val.astype(np.float64) @ np.ravel(out["kernel"][0]) + out["bias"][0, 0]
+    y = data.y_val
+    ll = np.mean(y * -np.logaddexp(0, -z) + (1 - y) * -np.logaddexp(0, z))
+    np.testing.assert_allclose(result.final["val_ll"][0], ll, rtol=1e-5)
+    np.testing.assert_allclose(result.final["val_acc"][0], np.mean((z > 0) == (y == 1)))

@@ -14,8 +14,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="regenerate report.md and figures of a run folder",
         description=(
             "Read RUN_DIR (manifest.json, results.csv, curves/) and write RUN_DIR/report.md "
-            "and RUN_DIR/figures/*.png: configs ranked by mean final test accuracy with "
-            "confidence intervals across seeds, best vs runner-up paired test, diverged members."
+            "and RUN_DIR/figures/*.png: configs ranked by mean final validation accuracy with "
+            "confidence intervals across seeds, the selected config's test accuracy with an "
+            "interval over seeds and one over test examples, best vs runner-up paired test, "
+            "diverged members."
         ),
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a sweep's run folder")

@@ -64,10 +64,14 @@ def print_table(lines: list[list[str]]) -> None:
 
 
 def print_summary(run_dir: Path, *, max_diverged: int = 10) -> None:
-    """The best hyperparameters of each group (the report's ranking) and the diverged members."""
+    """The best hyperparameters of each group (the report's ranking: by validation, see
+    ``selection_metric``), each with its test accuracy as a reported, not selecting, column;
+    and the diverged members."""
     from cs109nn.hyperparameters import HPARAM_NAMES
     from cs109nn.report.configs import config_key, display_value, varying_columns
-    from cs109nn.report.ranking import best_by_group, diverged_members
+    from cs109nn.report.drawing import METRIC_TITLES
+    from cs109nn.report.ranking import SELECTION_METRIC, best_by_group, diverged_members
+    from cs109nn.report.selected import TEST_ACCURACY, reported_interval
     from cs109nn.run_folder_schema import read_typed_results
 
     columns, rows = read_typed_results(run_dir)
@@ -76,10 +80,21 @@ def print_summary(run_dir: Path, *, max_diverged: int = 10) -> None:
         print("no results")
         return
     swept = varying_columns(config_key(row, HPARAM_NAMES) for row in rows)
-    print("\nbest per group, by mean over non-diverged seeds (ties: mean LL):")
-    table = [["group", "metric", "mean", "mean LL", "seeds", "diverged", *swept]]
+    # The metric comes from the ranking (selection_metric, per data set): validation accuracy,
+    # or train accuracy for a data set without a validation split.
+    metrics = list(dict.fromkeys(summary.metric for summary in best.values()))
+    named = " / ".join(METRIC_TITLES.get(metric, metric) for metric in metrics)
+    print(f"\nbest per group, chosen by mean {named}")
+    print("  over non-diverged seeds (ties: mean log-likelihood of the same split)")
+    if any(metric != SELECTION_METRIC for metric in metrics):
+        print("  (train accuracy where a data set has no validation split: not a selection for")
+        print("  generalisation)")
+    print("  test_acc (reported): the chosen config's mean test accuracy, never used to choose")
+    header = ["group", "chosen by", "mean", "mean LL", "seeds", "diverged", *swept]
+    table = [[*header, "test_acc (reported)"]]
     for group, summary in best.items():
         config = dict(summary.config)
+        test = reported_interval(summary, TEST_ACCURACY)
         table.append(
             [
                 group,
@@ -89,6 +104,7 @@ def print_summary(run_dir: Path, *, max_diverged: int = 10) -> None:
                 str(summary.n),
                 str(summary.n_diverged),
                 *(display_value(config[name]) for name in swept),
+                f"{test.mean:.4f}" if test.n else "n/a",
             ]
         )
     print_table(table)

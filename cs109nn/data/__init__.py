@@ -11,7 +11,7 @@ from cs109nn.data.digits import digits
 from cs109nn.data.planar import circles, moons, spirals, xor
 from cs109nn.data.ratings import ratings, star_ratings
 from cs109nn.data.registry import DATASETS, load_dataset
-from cs109nn.data.transforms import one_hot, standardize, train_test_split
+from cs109nn.data.transforms import one_hot, standardize, train_test_split, with_validation
 
 __all__ = [
     "DATASETS",
@@ -30,5 +30,6 @@ __all__ = [
     "standardize",
     "star_ratings",
     "train_test_split",
+    "with_validation",
     "xor",
 ]

@@ -11,10 +11,12 @@ from cs109nn.lecture.inputs import DataError, check_examples
 
 
 class Dataset(NamedTuple):
-    """A supervised data set, split into train and (optionally) test.
+    """A supervised data set, split into train, (optionally) validation and (optionally) test.
 
     x_train: [n, *feature_shape] float32; y_train: [n] int32 class labels in {0..K-1}.
-    x_test / y_test: the same for the test split, or ``None``.
+    x_test / y_test: the same for the test split, or ``None``; x_val / y_val: the validation
+    split, carved from the training split by ``with_validation`` (what model selection reads;
+    the test split is only reported), or ``None``.
     feature_names: one name per feature column (flattened order), ``num_classes``: K.
     """
 
@@ -25,6 +27,8 @@ class Dataset(NamedTuple):
     y_test: np.ndarray | None
     feature_names: tuple[str, ...]
     num_classes: int = 2
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 def check_dataset(data: Dataset, *, num_classes: int | None = None) -> Dataset:
@@ -40,15 +44,18 @@ def check_dataset(data: Dataset, *, num_classes: int | None = None) -> Dataset:
     where = f"data set {data.name!r}"
     check_examples(data.x_train, data.y_train, num_classes=k, source=where,
                    names=("x_train", "y_train"))  # fmt: skip
-    if (data.x_test is None) != (data.y_test is None):
-        raise DataError(f"{where}: x_test and y_test must both be given or both be None")
-    if data.x_test is not None:
-        check_examples(data.x_test, data.y_test, num_classes=k, source=where,
-                       names=("x_test", "y_test"), warn_one_class=False)  # fmt: skip
-        train_features, test_features = np.shape(data.x_train)[1:], np.shape(data.x_test)[1:]
-        if train_features != test_features:
+    for split in ("val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if (x is None) != (y is None):
+            raise DataError(f"{where}: x_{split} and y_{split} must both be given or both None")
+        if x is None:
+            continue
+        check_examples(x, y, num_classes=k, source=where, names=(f"x_{split}", f"y_{split}"),
+                       warn_one_class=False)  # fmt: skip
+        train_features, features = np.shape(data.x_train)[1:], np.shape(x)[1:]
+        if train_features != features:
             raise DataError(
-                f"{where}: x_test has feature shape {test_features}, x_train {train_features}"
+                f"{where}: x_{split} has feature shape {features}, x_train {train_features}"
             )
     features = math.prod(np.shape(data.x_train)[1:])
     if data.feature_names and len(data.feature_names) != features:

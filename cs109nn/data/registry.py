@@ -18,6 +18,7 @@ from cs109nn.data.dataset import Dataset, check_dataset
 from cs109nn.data.digits import digits
 from cs109nn.data.planar import circles, moons, spirals, xor
 from cs109nn.data.ratings import ratings
+from cs109nn.data.transforms import with_validation
 from cs109nn.errors import ConfigError
 
 CS109_PREFIX = "cs109:"
@@ -50,7 +51,12 @@ DATASETS: tuple[str, ...] = (*_BUILDERS, *(CS109_PREFIX + name for name in CS109
 
 
 def load_dataset(
-    spec: str, *, data_dir: str | None = None, seed: int = 0, n: int | None = None
+    spec: str,
+    *,
+    data_dir: str | None = None,
+    seed: int = 0,
+    n: int | None = None,
+    val_fraction: float = 0.0,
 ) -> Dataset:
     """Load the data set named by ``spec`` (one of ``DATASETS``, or ``cs109:NAME``).
 
@@ -60,6 +66,8 @@ def load_dataset(
       seed: seed of generation and split (the CS109 files come split and ignore it).
       n: number of examples before the split (users for ``ratings``, a subset for digits);
         None for the default. The CS109 files are fixed, so ``n`` must be None for them.
+      val_fraction: share of the training split carved off as a validation split (stratified,
+        by ``seed``; ``with_validation``); 0 for none. CS109's files keep their test file.
 
     Returns:
       the ``Dataset``: x_train [n_train, ...] float32, y_train [n_train] int32, test the same.
@@ -79,10 +87,12 @@ def load_dataset(
             )
         if n is not None:
             raise ConfigError(f"{spec!r} is a fixed file pair; n={n} cannot resize it")
-        return check_dataset(load_cs109_dataset(data_dir, name))
+        return check_dataset(
+            with_validation(load_cs109_dataset(data_dir, name), val_fraction, seed)
+        )
     if spec not in _BUILDERS:
         raise ConfigError(
             f"unknown data set {spec!r}; known: {', '.join(DATASETS)} "
             f"(or cs109:NAME for any NAME-train.csv / NAME-test.csv in data_dir)"
         )
-    return check_dataset(_BUILDERS[spec](seed, n))
+    return check_dataset(with_validation(_BUILDERS[spec](seed, n), val_fraction, seed))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cs109nn.data.dataset import Dataset
 from cs109nn.errors import ConfigError
 from cs109nn.lecture.inputs import DataError
 
@@ -45,6 +46,31 @@ def train_test_split(
         n_test = round(len(members) * test_fraction)
         is_test[rng.permutation(members)[:n_test]] = True
     return x[~is_test], x[is_test], y[~is_test], y[is_test]
+
+
+def with_validation(data: Dataset, fraction: float, seed: int) -> Dataset:
+    """``data`` with a validation split carved from its training split: ``round(n * fraction)``
+    training examples per class (stratified), chosen by ``seed``; the test split is untouched.
+
+    Model selection reads validation only, so that the test split measures the chosen model
+    honestly. ``fraction`` 0 returns ``data`` unchanged; a data set that already has a
+    validation split is refused.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {fraction}")
+    if data.x_val is not None:
+        raise ConfigError(f"data set {data.name!r} already has a validation split")
+    if fraction == 0.0:
+        return data
+    x_train, x_val, y_train, y_val = train_test_split(
+        data.x_train, data.y_train, fraction, seed, stratify=True
+    )
+    if len(y_val) == 0 or len(y_train) == 0:
+        raise ConfigError(
+            f"data set {data.name!r}: val_fraction={fraction} of {len(data.y_train)} training "
+            "examples leaves an empty split"
+        )
+    return data._replace(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
 
 
 def standardize(

@@ -1,5 +1,5 @@
-"""What every figure of a report shares: metric titles, colours, file names, and writing a
-figure as a PNG.
+"""What every figure of a report shares: metric titles (the report's text uses them too),
+colours, file names, and writing a figure as a PNG.
 
 Figures are drawn with matplotlib's object API on an Agg canvas: no pyplot, so nothing global
 (backend, open-figure list) is touched and a notebook's own backend is left alone.
@@ -18,11 +18,17 @@ from cs109nn.atomic_files import write_atomic
 
 METRIC_TITLES = {
     "train_ll": "train log-likelihood (mean per example)",
+    "val_ll": "validation log-likelihood (mean per example)",
     "test_ll": "test log-likelihood (mean per example)",
     "train_acc": "train accuracy",
+    "val_acc": "validation accuracy",
     "test_acc": "test accuracy",
-    "final_test_acc": "final test accuracy",
+    "final_train_ll": "final train log-likelihood (mean per example)",
+    "final_val_ll": "final validation log-likelihood (mean per example)",
+    "final_test_ll": "final test log-likelihood (mean per example)",
     "final_train_acc": "final train accuracy",
+    "final_val_acc": "final validation accuracy",
+    "final_test_acc": "final test accuracy",
 }
 COLORS = [f"C{i}" for i in range(10)]
 

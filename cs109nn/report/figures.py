@@ -1,7 +1,10 @@
 """Figures of a run folder, written as PNGs into ``RUN_DIR/figures/``.
 
-- ``learning_curves_<dataset>.png``: per eval step, the mean over seeds with a t-interval band,
-  for the best configs of the dataset (diverged members left out).
+- ``learning_curves_<dataset>.png``: per eval step, the mean over seeds with a t-interval band
+  (training randomness), of every recorded split (train, validation, test), for the best
+  configs of the dataset by the selection metric (:mod:`cs109nn.report.ranking`: validation
+  accuracy where there is a validation split); diverged members left out. The test curves are
+  shown for the configs the validation split chose, never used to choose them.
 - ``accuracy_vs_learning_rate_<dataset>.png``: see :mod:`cs109nn.report.learning_rate_figure`.
 - ``diverged.png``: diverged members per config, when any member diverged.
 """
@@ -20,7 +23,12 @@ from cs109nn.report.configs import config_label, label_columns
 from cs109nn.report.drawing import COLORS, METRIC_TITLES, file_safe, save_figure
 from cs109nn.report.intervals import curve_t_interval
 from cs109nn.report.learning_rate_figure import accuracy_vs_learning_rate_figure
-from cs109nn.report.ranking import ConfigSummary, is_diverged, rank_by_dataset
+from cs109nn.report.ranking import (
+    SELECTION_METRIC,
+    ConfigSummary,
+    is_diverged,
+    rank_by_dataset,
+)
 from cs109nn.report.read import Run
 from cs109nn.run_folder_schema import CURVE_METRICS, FIGURES
 
@@ -57,8 +65,8 @@ def learning_curves_figure(
     max_configs: int = 6,
 ) -> Path | None:
     """Mean ± t-interval band across seeds of every curve metric, for the best
-    ``max_configs`` configs of ``ranking`` (one dataset's, best first); None when the run has
-    no curves for them."""
+    ``max_configs`` configs of ``ranking`` (one dataset's, best first by its selection
+    metric); None when the run has no curves for them."""
     shown = [s for s in ranking if s.n > 0][:max_configs]
     if not shown:
         return None
@@ -95,13 +103,21 @@ def learning_curves_figure(
     handles = [
         Line2D([], [], color=COLORS[i % len(COLORS)], linewidth=1.6) for i in range(len(shown))
     ]
-    labels = [f"{config_label(s.config, columns)}  (n={s.n})" for s in shown]
+    labels = [
+        f"#{rank} {config_label(s.config, columns)}  (n={s.n} seeds)"
+        for rank, s in enumerate(shown, start=1)
+    ]
     figure.legend(handles, labels, loc="outside lower center", ncols=1, fontsize="small")
-    which = f"{len(shown)} configs"
+    selected_by = METRIC_TITLES.get(ranking[0].metric, ranking[0].metric)
+    which = f"all {len(shown)} configs, ranked by mean {selected_by}"
     if len(ranking) > len(shown):
-        which = f"best {len(shown)} of {len(ranking)} configs"
+        which = f"best {len(shown)} of {len(ranking)} configs by mean {selected_by}"
+    note = "; test curves reported, not used to choose" if "test_acc" in metrics else ""
+    if ranking[0].metric != SELECTION_METRIC:
+        note = " (no validation split)" + note
     figure.suptitle(
-        f"{dataset}: learning curves, mean and {confidence:.0%} t-interval over seeds ({which})"
+        f"{dataset}: learning curves, mean and {confidence:.0%} t-interval over seeds "
+        f"(training randomness)\n{which}{note}"
     )
     return save_figure(figure, path)
 

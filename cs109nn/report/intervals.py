@@ -1,7 +1,11 @@
-"""Confidence intervals for a mean across seeds: Student-t and seeded percentile bootstrap.
+"""Confidence intervals, each over one named source of randomness.
 
-Seeds are the replicates. Values must be finite: a diverged member has no final metric worth
-averaging, and the caller leaves it out (and counts it) before taking a mean.
+- Across seeds (training randomness, the evaluation set fixed): Student-t and seeded percentile
+  bootstrap of a mean over seeds. Seeds are the replicates. Values must be finite: a diverged
+  member has no final metric worth averaging, and the caller leaves it out (and counts it)
+  before taking a mean.
+- Over evaluation examples (test-set sampling, training fixed): the Wilson score interval of an
+  accuracy observed on n examples.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ BOOTSTRAP_RESAMPLES = 10_000
 
 
 class Interval(NamedTuple):
-    """A mean over ``n`` replicates and a confidence interval ``[low, high]`` around it.
+    """An estimate and a confidence interval ``[low, high]`` around it, over ``n``
+    observations: seeds for the intervals across seeds, examples for :func:`wilson_interval`.
 
-    ``low`` and ``high`` are NaN when ``n < 2`` (one seed says nothing about spread).
+    Across seeds, ``low`` and ``high`` are NaN when ``n < 2`` (one seed says nothing about
+    spread).
     """
 
     mean: float
@@ -113,3 +119,31 @@ def curve_t_interval(
     quantile = t_quantile(confidence, np.where(count >= 2, count - 1, 1))
     half_width = np.where(count >= 2, quantile * sem, np.nan)
     return mean, mean - half_width, mean + half_width
+
+
+def wilson_interval(p_hat: float, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for a proportion ``p_hat`` observed on ``n`` examples.
+
+    The set of p for which |p_hat - p| <= z·sqrt(p(1 - p)/n), z = Φ⁻¹((1 + c)/2)::
+
+        center = (p_hat + z²/2n) / (1 + z²/n)
+        half   = z / (1 + z²/n) · sqrt(p_hat(1 - p_hat)/n + z²/4n²)
+
+    Same as ``scipy.stats.binomtest(k, n).proportion_ci(c, method="wilson")`` for
+    ``p_hat = k/n``; ``p_hat`` need not be k/n (a mean over seeds of accuracies on the same n
+    examples is not). Unlike p_hat ± z·sqrt(p_hat(1 - p_hat)/n) it stays inside [0, 1] and
+    does not collapse to a point at p_hat = 0 or 1. It covers sampling of the n examples only.
+    """
+    p_hat, confidence = float(p_hat), float(confidence)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive whole number of examples, got {n!r}")
+    if not 0.0 <= p_hat <= 1.0:
+        raise ValueError(f"p_hat must be a proportion in [0, 1], got {p_hat!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    n = int(n)
+    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
+    shrink = 1.0 + z * z / n
+    center = (p_hat + z * z / (2.0 * n)) / shrink
+    half_width = z / shrink * math.sqrt(p_hat * (1.0 - p_hat) / n + z * z / (4.0 * n * n))
+    return Interval(p_hat, max(0.0, center - half_width), min(1.0, center + half_width), n)

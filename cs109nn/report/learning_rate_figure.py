@@ -1,6 +1,8 @@
-"""``accuracy_vs_learning_rate_<dataset>.png``: final accuracy (test, or train where the data
-set has no test split), mean and t-interval over seeds, against learning rate on a log axis,
-one panel per model and one line per config that differs only by learning rate."""
+"""``accuracy_vs_learning_rate_<dataset>.png``: the selection metric (final validation
+accuracy, or train accuracy where the data set has no validation split; see
+:func:`cs109nn.report.ranking.selection_metric`), mean and t-interval over seeds, against
+learning rate on a log axis, one panel per model and one line per config that differs only by
+learning rate. It shows what the choice was made on; test accuracy is not drawn here."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from matplotlib.figure import Figure
 
 from cs109nn.report.configs import ConfigKey, config_label, varying_columns
 from cs109nn.report.drawing import COLORS, METRIC_TITLES, save_figure
-from cs109nn.report.ranking import ConfigSummary
+from cs109nn.report.ranking import SELECTION_METRIC, ConfigSummary
 
 MAX_SERIES = 6  # lines per panel: more would not be told apart
 _ANNOTATED_SERIES = 3  # beyond this many lines per panel, "k/n diverged" labels would overlap
@@ -23,9 +25,9 @@ _ANNOTATED_SERIES = 3  # beyond this many lines per panel, "k/n diverged" labels
 def accuracy_vs_learning_rate_figure(
     dataset: str, ranking: Sequence[ConfigSummary], path: Path, confidence: float = 0.95
 ) -> Path | None:
-    """Final accuracy (mean, t-interval over seeds) against learning rate, log x, one panel per
-    model, the best ``MAX_SERIES`` lines a panel; None when the dataset has fewer than two
-    positive learning rates."""
+    """The selection metric of ``ranking`` (mean, t-interval over seeds) against learning
+    rate, log x, one panel per model, the best ``MAX_SERIES`` lines a panel; None when the
+    dataset has fewer than two positive learning rates."""
     max_series = MAX_SERIES
     if not ranking:
         return None
@@ -59,7 +61,13 @@ def accuracy_vs_learning_rate_figure(
         axis.set_ylabel(METRIC_TITLES.get(metric, metric))
     for axis in axes[len(by_model) :]:
         axis.set_visible(False)
-    figure.suptitle(f"{dataset}: mean and {confidence:.0%} t-interval over seeds")
+    role = "the selection metric"
+    if metric != SELECTION_METRIC:
+        role = "ranked by it: no validation split"
+    figure.suptitle(
+        f"{dataset}: {METRIC_TITLES.get(metric, metric)} ({role}); mean and {confidence:.0%} "
+        "t-interval over seeds (training randomness)"
+    )
     return save_figure(figure, path)
 
 

@@ -1,11 +1,16 @@
-"""The one rule that says which config is best: used by the report (per data set) and the
-sweep's terminal summary (per group) alike, so the two can never disagree.
+"""The one rule that says which config is best: used by the report (per data set), its
+figures ("best k configs") and the sweep's terminal summary (per group) alike, so that none of
+them can disagree.
 
 Configs are the rows grouped by config (:mod:`cs109nn.report.configs`), ranked by the mean of
 the selection metric over their non-diverged seeds; ties go to the higher mean log-likelihood
 of the same split, then to the config that appears first. A config with no usable member
 comes last. Diverged members are left out of every mean and counted apart (``n_diverged``),
 never turned into a silent NaN.
+
+The selection metric is chosen in one place, :func:`selection_metric`: validation accuracy
+where the data set has a validation split, train accuracy where it has none, and never a test
+metric (the design's "honest selection": the test split is reported, never chosen by).
 """
 
 from __future__ import annotations
@@ -16,19 +21,25 @@ from typing import Any, NamedTuple
 
 from cs109nn.report.configs import ConfigKey, Row, group_by_config, rows_by_dataset
 from cs109nn.report.intervals import Interval, bootstrap_interval, t_interval
+from cs109nn.run_folder_schema import TEST_METRICS
 
-# The metric configs are ranked by, and the one used where no member has a test value.
-PRIMARY_METRIC = "final_test_acc"
+# The metric configs are ranked by, and the one used where no member has a validation value.
+SELECTION_METRIC = "final_val_acc"
 FALLBACK_METRIC = "final_train_acc"
-# Each accuracy's log-likelihood on the same split: the tie-break.
-TIE_BREAK = {PRIMARY_METRIC: "final_test_ll", FALLBACK_METRIC: "final_train_ll"}
+# Each accuracy's log-likelihood on the same split: the tie-break of a ranking, and the LL a
+# summary of that accuracy carries.
+LL_OF = {
+    "final_train_acc": "final_train_ll",
+    "final_val_acc": "final_val_ll",
+    "final_test_acc": "final_test_ll",
+}
 
 
 def selection_metric(rows: Iterable[Mapping[str, Any]]) -> str:
-    """What ranks these rows: ``final_test_acc`` when any row has a finite value for it (the
-    data set has a test split), else ``final_train_acc``."""
-    if any(metric_value(row, PRIMARY_METRIC) is not None for row in rows):
-        return PRIMARY_METRIC
+    """What ranks these rows: ``final_val_acc`` when any row has a finite value for it (the
+    data set has a validation split), else ``final_train_acc``; never a test metric."""
+    if any(metric_value(row, SELECTION_METRIC) is not None for row in rows):
+        return SELECTION_METRIC
     return FALLBACK_METRIC
 
 
@@ -54,7 +65,8 @@ class ConfigSummary(NamedTuple):
     """One config's ``metric`` across seeds.
 
     ``values``/``seeds``: the members that count (not diverged, metric present), in row order.
-    ``mean_ll``: the mean over them of ``ll_metric`` (the tie-break), NaN when none has one.
+    ``mean_ll``: the mean over them of ``ll_metric`` (the same split's log-likelihood, the
+    tie-break of a ranking), NaN when none has one.
     ``n_diverged``: members left out because they diverged. ``n_missing``: members that did
     not diverge but have no finite value for the metric (e.g. no test split).
     """
@@ -90,7 +102,7 @@ def summarize_config(
     bootstrap_seed: int = 0,
 ) -> ConfigSummary:
     """Mean, t-interval and bootstrap interval of ``metric`` over one config's seeds."""
-    ll_metric = TIE_BREAK.get(metric, metric)
+    ll_metric = LL_OF.get(metric, metric)
     values: list[float] = []
     seeds: list[Any] = []
     lls: list[float] = []
@@ -138,12 +150,18 @@ def rank_configs(
 ) -> list[ConfigSummary]:
     """Every config of ``rows``, best first by the rule of this module.
 
-    ``metric``: by default :func:`selection_metric` of ``rows``. ``columns``: every column of
-    the table (see :func:`~cs109nn.report.configs.group_by_config`). The sort is stable, so
-    full ties keep the configs' order of first appearance.
+    ``metric``: by default :func:`selection_metric` of ``rows``; a test metric is refused
+    (ValueError), since a ranking chooses. ``columns``: every column of the table (see
+    :func:`~cs109nn.report.configs.group_by_config`). The sort is stable, so full ties keep
+    the configs' order of first appearance.
     """
     rows = list(rows)
     metric = metric or selection_metric(rows)
+    if metric in TEST_METRICS:
+        raise ValueError(
+            f"configs are not ranked by {metric!r}: a ranking chooses, and choosing by the test "
+            "split makes its score optimistic; rank by validation (selection_metric)"
+        )
     summaries = [
         summarize_config(config, config_rows, metric, confidence, bootstrap_seed)
         for config, config_rows in group_by_config(rows, columns).items()

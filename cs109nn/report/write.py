@@ -1,4 +1,5 @@
-"""``report.md`` for a run folder: what ran, which config won and by how much, what diverged.
+"""``report.md`` for a run folder: what ran, which config was selected (on validation) and by
+how much, its test metrics with intervals that say what they cover, what diverged.
 
 Everything is computed from the run folder alone (``manifest.json``, ``results.csv``,
 ``curves/``), so a report can be regenerated at any time, also for a sweep still running.
@@ -17,12 +18,18 @@ from cs109nn.report.drawing import METRIC_TITLES
 from cs109nn.report.figures import write_figures
 from cs109nn.report.intervals import BOOTSTRAP_RESAMPLES
 from cs109nn.report.ranking import (
-    PRIMARY_METRIC,
+    SELECTION_METRIC,
     ConfigSummary,
     diverged_members,
     rank_by_dataset,
 )
 from cs109nn.report.read import Run, read_run, summarize_manifest
+from cs109nn.report.selected import (
+    TEST_ACCURACY,
+    count_test_examples,
+    selected_result,
+    split_sizes,
+)
 from cs109nn.report.significance import SIGN_FLIP_EXACT_UP_TO, compare_configs
 from cs109nn.run_folder_schema import REPORT
 
@@ -49,7 +56,7 @@ def render_report(
     lines = [f"# Report: {run.path.resolve().name}", ""]
     lines += _run_summary(run, rankings)
     for dataset, ranking in rankings.items():
-        lines += _dataset_section(dataset, ranking, confidence)
+        lines += _dataset_section(dataset, ranking, run.manifest, confidence)
     lines += _diverged_section(rankings)
     lines += _figures_section(run, figure_paths)
     return "\n".join(lines).rstrip() + "\n"
@@ -136,27 +143,37 @@ def _run_summary(run: Run, rankings: dict[str, list[ConfigSummary]]) -> list[str
     return lines
 
 
-def _dataset_section(dataset: str, ranking: list[ConfigSummary], confidence: float) -> list[str]:
+def _dataset_section(
+    dataset: str, ranking: list[ConfigSummary], manifest: dict[str, Any], confidence: float
+) -> list[str]:
     if not ranking:
         return []
     metric = ranking[0].metric
     metric_name = METRIC_TITLES.get(metric, metric)
     level = f"{confidence:.0%}"
+    split = "validation" if metric == SELECTION_METRIC else "train"
     columns = label_columns([s.config for s in ranking])
-    lines = [f"## Dataset: {dataset}", ""]
+    lines = [f"## Dataset: {dataset}", "", _selection_line(metric, manifest), ""]
+    lines += [_splits_line(manifest, dataset), ""]
     lines.append(
-        f"Configs ranked by mean {metric_name} over seeds (ties: by mean log-likelihood of "
-        f"the same split). Intervals are {level} confidence "
-        f"intervals across seeds: Student-t, and percentile bootstrap ({BOOTSTRAP_RESAMPLES:,} "
-        "resamples, seeded). Diverged members are left out of the mean and counted apart; "
-        "n is the number of seeds the mean is over."
+        f"Intervals in this table are {level} confidence intervals for the mean over seeds: "
+        f"they cover training randomness (the seeds), with the {split} examples fixed, and "
+        f"say nothing about which examples the {split} split happened to hold. Student-t, "
+        f"and percentile bootstrap over seeds ({BOOTSTRAP_RESAMPLES:,} resamples, seeded). "
+        "Diverged members are left out of the mean and counted apart; n is the number of "
+        "seeds the mean is over. Test metrics are not tabulated for every config: only the "
+        "selected one's, below."
     )
-    if metric != PRIMARY_METRIC:
-        lines.append("")
-        lines.append("No member of this dataset has a test accuracy: ranked by train accuracy.")
     lines.append("")
-    header = ["rank", *columns, f"mean {metric_name}", f"{level} t-CI", f"{level} bootstrap CI"]
-    header += ["n", "diverged"]
+    header = [
+        "rank",
+        *columns,
+        f"mean {metric_name}",
+        f"{level} t-CI (seeds)",
+        f"{level} bootstrap CI (seeds)",
+        "n",
+        "diverged",
+    ]
     rows = [
         [
             rank if summary.n else "—",
@@ -173,8 +190,151 @@ def _dataset_section(dataset: str, ranking: list[ConfigSummary], confidence: flo
     missing = sum(s.n_missing for s in ranking)
     if missing:
         lines += [f"{missing} member(s) finished without a value for `{metric}`: not counted.", ""]
+    lines += _selected_configuration(dataset, ranking, columns, manifest, confidence)
     lines += _best_vs_runner_up(ranking, columns, confidence)
     return lines
+
+
+def _percent(fraction: Any) -> str | None:
+    if isinstance(fraction, int | float) and not isinstance(fraction, bool):
+        if 0.0 < fraction < 1.0:
+            return f"{100.0 * fraction:g}%"
+    return None
+
+
+def _selection_line(metric: str, manifest: dict[str, Any]) -> str:
+    """One line: what the configs were ranked by, and on which split."""
+    config = manifest.get("config") or {}
+    if metric == SELECTION_METRIC:
+        share = _percent(config.get("val_fraction"))
+        seed = config.get("data_seed")
+        seed_text = f"data seed {seed}" if seed is not None else "data seed not recorded"
+        carved = (
+            f"{share} of the training split"
+            if share
+            else "a share of the training split (its size is not recorded in the manifest's config)"
+        )
+        return (
+            f"Selection: configs ranked by mean {METRIC_TITLES[metric]} over seeds (ties: mean "
+            f"validation log-likelihood); validation = {carved} (stratified, {seed_text}); the "
+            "test split is never used to choose."
+        )
+    return (
+        "Selection: this data set has no validation split, so configs are ranked by train "
+        f"accuracy (mean {METRIC_TITLES.get(metric, metric)} over seeds; ties: mean train "
+        "log-likelihood). This is not a selection for generalisation: train accuracy rewards "
+        "fitting the training examples, and the top-ranked config may simply overfit best. "
+        "The test split is never used to choose."
+    )
+
+
+def _splits_line(manifest: dict[str, Any], dataset: str) -> str:
+    sizes = split_sizes(manifest, dataset)
+    if not sizes:
+        return "Split sizes: not recorded in the manifest."
+    parts = [
+        f"{sizes[key]} {name}"
+        for key, name in (("n_train", "train"), ("n_val", "validation"), ("n_test", "test"))
+        if key in sizes
+    ]
+    text = "Split sizes: " + ", ".join(parts) + " examples"
+    if "num_classes" in sizes:
+        text += f"; {sizes['num_classes']} classes"
+    return text + "."
+
+
+def _selected_configuration(
+    dataset: str,
+    ranking: list[ConfigSummary],
+    columns: list[str],
+    manifest: dict[str, Any],
+    confidence: float,
+) -> list[str]:
+    """The selected config: its selection metric, then its test metrics with an interval
+    across seeds and one over test examples, each saying what it covers."""
+    usable = [s for s in ranking if s.n > 0]
+    lines = ["### Selected configuration", ""]
+    if not usable:
+        return lines + ["No config has a usable member: nothing is selected.", ""]
+    best = usable[0]
+    level = f"{confidence:.0%}"
+    metric_name = METRIC_TITLES.get(best.metric, best.metric)
+    by_validation = best.metric == SELECTION_METRIC
+    diverged = ""
+    if best.n_diverged:
+        diverged = (
+            f" ({best.n_diverged} of {len(best.rows)} diverged and are left out: every mean "
+            "of this config is over the seeds that finished)"
+        )
+    chosen = (
+        "selected configuration (best on validation)"
+        if by_validation
+        else "top-ranked configuration by train accuracy (not a selection for generalisation)"
+    )
+    lines.append(
+        f"The {chosen} is **{config_label(best.config, columns)}**: mean "
+        f"{metric_name} {_number(best.t.mean)} over {best.n} seeds{diverged}."
+        + (
+            f" Being the best of {len(usable)} configs on validation, this validation score "
+            "is optimistic; the test scores below are not, since the test split played no "
+            "part in the choice."
+            if by_validation and len(usable) > 1
+            else ""
+        )
+    )
+    lines.append("")
+    n_test = count_test_examples(manifest, dataset)
+    result = selected_result(best, n_test, confidence)
+    accuracy = result.test_accuracy
+    if accuracy.n == 0:
+        no_split = (split_sizes(manifest, dataset) or {}).get("n_test") == 0
+        reason = (
+            "this data set has no test split"
+            if no_split or not any(_has_test(s) for s in ranking)
+            else "none of its non-diverged members has a test accuracy"
+        )
+        return lines + [f"No test metric to report: {reason}.", ""]
+    examples = f"the {n_test} test examples" if n_test else "the test examples"
+    lines.append(
+        f"Its **test accuracy**, mean over {accuracy.n} seeds: **{_number(accuracy.mean)}**. "
+        "Two intervals, for two different sources of error; neither includes the other's:"
+    )
+    lines.append("")
+    lines.append(
+        f"- {level} Student-t interval across seeds: {_interval(accuracy.low, accuracy.high)}"
+        f" (n = {accuracy.n} seeds). Covers training randomness (the seeds), with {examples} "
+        "fixed: it says how much the mean would move with other seeds on this same test set, "
+        "not how well this test set measures accuracy on new data."
+    )
+    if result.wilson is not None:
+        wilson = result.wilson
+        lines.append(
+            f"- {level} Wilson score interval over the {n_test} test examples, at accuracy "
+            f"{_number(accuracy.mean)}: {_interval(wilson.low, wilson.high)}. Covers test-set "
+            f"sampling (which {n_test} examples the test set happened to hold), with training "
+            "fixed: accuracy on new examples from the same distribution. It treats the mean "
+            "over seeds as one classifier's accuracy on these examples; where seeds disagree "
+            "on an example the true spread is smaller, so it errs wide."
+        )
+    else:
+        lines.append(
+            "- No interval over test examples: the manifest does not record how many test "
+            f"examples `{dataset}` has (`data.{dataset}.n_test`), and n is not guessed."
+        )
+    lines.append("")
+    ll = result.test_ll
+    if ll.n:
+        lines.append(
+            f"Its test log-likelihood (mean per example), mean over {ll.n} seeds: "
+            f"{_number(ll.mean)}; {level} Student-t interval across seeds "
+            f"{_interval(ll.low, ll.high)} (training randomness, test examples fixed)."
+        )
+        lines.append("")
+    return lines
+
+
+def _has_test(summary: ConfigSummary) -> bool:
+    return any(row.get(TEST_ACCURACY) is not None for row in summary.rows)
 
 
 def _best_vs_runner_up(
@@ -185,9 +345,14 @@ def _best_vs_runner_up(
     if len(usable) < 2:
         return lines + ["Fewer than two configs have a usable member: nothing to compare.", ""]
     best, runner_up = usable[0], usable[1]
+    metric_name = METRIC_TITLES.get(best.metric, best.metric)
+    split = "validation" if best.metric == SELECTION_METRIC else "train"
     comparison = compare_configs(best, runner_up, confidence)
     test = comparison.test
     lines += [
+        f"On the ranking's own metric, {metric_name} (how clear-cut the choice was; no test "
+        "metric here):",
+        "",
         f"- best: {config_label(best.config, columns)} (mean {_number(best.t.mean)}, n={best.n})",
         f"- runner-up: {config_label(runner_up.config, columns)} "
         f"(mean {_number(runner_up.t.mean)}, n={runner_up.n})",
@@ -200,7 +365,9 @@ def _best_vs_runner_up(
         return lines
     lines += [
         f"- paired over {test.n} shared seeds: mean difference (best − runner-up) "
-        f"{test.mean_difference:+.4f}, {confidence:.0%} CI {_interval(test.low, test.high)}",
+        f"{test.mean_difference:+.4f}, {confidence:.0%} paired t-interval "
+        f"{_interval(test.low, test.high)}; it covers training randomness (the seeds), with "
+        f"the {split} examples fixed",
         f"- paired t-test: t = {test.t_statistic:.3f}, two-sided p = {_p_value(test.p_value)}; "
         f"sign-flip permutation p = {_p_value(comparison.sign_flip_p_value)}"
         # With n seeds an exact sign-flip test cannot go below 2 / 2^n: say so, so a large p

@@ -38,11 +38,18 @@ class ConfigChangedError(RunFolderError, ConfigError):
 
 
 def open_run_folder(
-    run_dir: Path, spec: SweepSpec, plan: Plan, columns: tuple[str, ...], *, fresh: bool
+    run_dir: Path,
+    spec: SweepSpec,
+    plan: Plan,
+    columns: tuple[str, ...],
+    data_sizes: dict,
+    *,
+    fresh: bool,
 ) -> tuple[dict, Rows, dict[str, str]]:
     """Start or resume the run in ``run_dir``: the manifest with a new session (written), the
     rows of the groups already finished and verified, by group, and the groups found damaged
-    (group id -> why), which will be trained again."""
+    (group id -> why), which will be trained again. ``data_sizes``: data set -> examples per
+    split and K, recorded in the manifest (``data``) for the report's intervals."""
     config, digest = to_config(spec), config_hash(spec)
     manifest = schema.read_manifest(run_dir) if run_dir.exists() else None
     if manifest is None and run_dir.exists():
@@ -81,6 +88,7 @@ def open_run_folder(
                 "models": plan.num_models,
             },
             "results_columns": list(columns),
+            "data": data_sizes,
             "environment": env,
             "started": started,
             "finished": None,

@@ -96,7 +96,7 @@ def make_plan(spec: SweepSpec) -> Plan:
 def program_key(group: Group, data: Dataset) -> tuple:
     """What one compiled program depends on: the group's model (with the data's number of
     classes), its static set-up, and each data array's shape and dtype."""
-    arrays = (data.x_train, data.y_train, data.x_test, data.y_test)
+    arrays = (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test)
     shapes = tuple(None if a is None else (a.shape, str(a.dtype)) for a in arrays)
     return (group.model, data.num_classes, group.setup, shapes)
 

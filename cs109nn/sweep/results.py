@@ -21,6 +21,7 @@ from cs109nn.sweep.run_folder import (
     TEST_METRICS,
     TIMING_COLUMNS,
     TRAIN_METRICS,
+    VAL_METRICS,
     read_manifest,
     read_results,
 )
@@ -67,7 +68,7 @@ def compare_results(
     (header_a, rows_a), (header_b, rows_b) = original, reproduction
     table_a, table_b = _keyed(header_a, rows_a), _keyed(header_b, rows_b)
     common = [key for key in table_a if key in table_b]
-    metrics = set(TRAIN_METRICS + TEST_METRICS)
+    metrics = set(TRAIN_METRICS + VAL_METRICS + TEST_METRICS)
     compared = [
         name for name in header_a if name not in TIMING_COLUMNS and name not in ("group", "member")
     ]

@@ -29,6 +29,7 @@ from cs109nn.run_folder_schema import (  # noqa: F401  (re-exported for the swee
     TEST_METRICS,
     TIMING_COLUMNS,
     TRAIN_METRICS,
+    VAL_METRICS,
     batch_size_cell,
     curves_path,
     delete_run,

@@ -93,7 +93,8 @@ def run_sweep(
         check_dataset(datasets[group.dataset], num_classes=model.num_classes)
         _check_builds(model, datasets[group.dataset], group.model)
     with_test = any(data.x_test is not None for data in datasets.values())
-    columns = schema.results_columns(with_test=with_test)
+    with_val = any(data.x_val is not None for data in datasets.values())
+    columns = schema.results_columns(with_test=with_test, with_val=with_val)
 
     notes: list[str] = []
     with locked_run_folder(run_dir, notes.append) if is_writer() else contextlib.nullcontext():
@@ -115,7 +116,8 @@ def _train_groups(
     notify: Progress,
 ) -> Path:
     """Open the (locked) folder, then train and record every group not yet finished."""
-    manifest, rows, damaged, done = _open(run_dir, spec, plan, columns, fresh=fresh)
+    sizes = {name: data_sizes(data) for name, data in datasets.items()}
+    manifest, rows, damaged, done = _open(run_dir, spec, plan, columns, sizes, fresh=fresh)
     notify(SweepEvent("planned", plan, run_dir, done=done))
     notes += [
         f"damaged group {group_id}: {why}; training it again" for group_id, why in damaged.items()
@@ -166,8 +168,25 @@ def _train_groups(
     return run_dir
 
 
+def data_sizes(data: Dataset) -> dict[str, int]:
+    """What the report needs to say of a data set: examples per split (0 when absent), K."""
+    size = lambda y: 0 if y is None else int(len(y))  # noqa: E731
+    return {
+        "n_train": size(data.y_train),
+        "n_val": size(data.y_val),
+        "n_test": size(data.y_test),
+        "num_classes": int(data.num_classes),
+    }
+
+
 def _open(
-    run_dir: Path, spec: SweepSpec, plan: Plan, columns: tuple[str, ...], *, fresh: bool
+    run_dir: Path,
+    spec: SweepSpec,
+    plan: Plan,
+    columns: tuple[str, ...],
+    sizes: dict,
+    *,
+    fresh: bool,
 ) -> tuple[dict, Rows, dict[str, str], tuple[str, ...]]:
     """Process 0 opens the folder; every process learns which groups are already done."""
     manifest: dict = {}
@@ -176,7 +195,9 @@ def _open(
     group_ids = [group.group_id for group in plan.groups]
     if is_writer():
         try:
-            manifest, rows, damaged = open_run_folder(run_dir, spec, plan, columns, fresh=fresh)
+            manifest, rows, damaged = open_run_folder(
+                run_dir, spec, plan, columns, sizes, fresh=fresh
+            )
         except Exception:
             # the same broadcast as below, flagged: so that the other processes stop too
             share_done_groups(group_ids, set(), failed=True)
@@ -204,4 +225,10 @@ def _check_builds(model, data: Dataset, spec: str) -> None:
 
 
 def _load(spec: SweepSpec, name: str) -> Dataset:
-    return load_dataset(name, data_dir=spec.data_dir, seed=spec.data_seed, n=spec.n_examples)
+    return load_dataset(
+        name,
+        data_dir=spec.data_dir,
+        seed=spec.data_seed,
+        n=spec.n_examples,
+        val_fraction=spec.val_fraction,
+    )

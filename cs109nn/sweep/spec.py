@@ -72,7 +72,9 @@ class SweepSpec:
     eval_every: int = 10
     dp: bool = False  # DP-SGD: clip per-example gradients to clip_norm, add noise
     data_dir: str | None = None  # where CS109 CSV data sets live (``cs109:NAME`` specs)
-    data_seed: int = 0  # seed of generated data sets and of train/test splits
+    data_seed: int = 0  # seed of generated data sets and of the train/validation/test splits
+    # share of the training split held out for model selection (stratified, by data_seed)
+    val_fraction: float = 0.2
     n_examples: int | None = None  # size of generated data sets; None: the loader's default
     save_params: bool = False  # write params/<group_id>.npz
 
@@ -114,6 +116,8 @@ class SweepSpec:
             raise SpecError(f"seeds must be >= 0, got {self.seeds}")
         if self.eval_every <= 0:
             raise SpecError(f"eval_every must be positive, got {self.eval_every}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise SpecError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.n_examples is not None and self.n_examples <= 0:
             raise SpecError(f"n_examples must be positive, got {self.n_examples}")
 

@@ -28,12 +28,15 @@ from cs109nn.train.setup import TrainSetup
 
 
 class Arrays(NamedTuple):
-    """The data a member trains on: x_train [n, ...], y_train [n], optional test split."""
+    """The data a member trains on: x_train [n, ...], y_train [n], optional test and
+    validation splits (evaluated, never trained on)."""
 
     x_train: jax.Array
     y_train: jax.Array
     x_test: jax.Array | None
     y_test: jax.Array | None
+    x_val: jax.Array | None = None
+    y_val: jax.Array | None = None
 
 
 def as_arrays(data: Dataset, dtype=None) -> Arrays:
@@ -45,7 +48,12 @@ def as_arrays(data: Dataset, dtype=None) -> Arrays:
     features = lambda a: None if a is None else np.asarray(a).astype(dtype)  # noqa: E731
     labels = lambda a: None if a is None else np.asarray(a)  # noqa: E731
     return Arrays(
-        features(data.x_train), labels(data.y_train), features(data.x_test), labels(data.y_test)
+        features(data.x_train),
+        labels(data.y_train),
+        features(data.x_test),
+        labels(data.y_test),
+        features(data.x_val),
+        labels(data.y_val),
     )
 
 
@@ -142,10 +150,11 @@ def make_train(
     [n, ...], y_train [n], optional test split; see :func:`as_arrays`), ``key``: the member's
     typed PRNG key, ``hparams``: :class:`~cs109nn.hyperparameters.Hyperparameters` of scalars.
     The history has T = steps // eval_every columns, measured after steps eval_every,
-    2 eval_every, ..., steps: train_ll, train_acc (LL is the mean per example) and, with a test
-    split, test_ll, test_acc; ``gradient_statistics`` adds the distribution of per-example
-    gradient norms of the loss over the training set (grad_norm_mean, grad_norm_p50,
-    grad_norm_p90) and the gradient noise scale B_simple (noise_scale). Divergence is data: a
+    2 eval_every, ..., steps: train_ll, train_acc (LL is the mean per example) and, with a
+    validation / test split, val_ll, val_acc / test_ll, test_acc; ``gradient_statistics``
+    adds the distribution of per-example gradient norms of the loss over the training set
+    (grad_norm_mean, grad_norm_p50, grad_norm_p90) and the gradient noise scale B_simple
+    (noise_scale). Divergence is data: a
     step whose gradient or new parameters are non-finite is not taken, the member freezes there
     and ``diverged_step`` records it (1-based); a member whose mean train LL at an evaluation
     falls below the bound of ``LL_FLOOR_FACTOR`` (finite or not) is flagged at that evaluation's
@@ -189,10 +198,12 @@ def make_train(
                 norms, jnp.asarray([0.5, 0.9], norms.dtype)
             )
             metrics["noise_scale"] = gradient_noise_scale_from_norms(norms, mean_grad).b_simple
-        if data.x_test is not None:
-            logits = model.apply(params, data.x_test)
-            metrics["test_ll"] = jnp.mean(objective.log_likelihoods(logits, data.y_test))
-            metrics["test_acc"] = objective.accuracy(logits, data.y_test)
+        for split in ("val", "test"):  # measured, never trained on
+            x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+            if x is not None:
+                logits = model.apply(params, x)
+                metrics[f"{split}_ll"] = jnp.mean(objective.log_likelihoods(logits, y))
+                metrics[f"{split}_acc"] = objective.accuracy(logits, y)
         return metrics
 
     def gradient(

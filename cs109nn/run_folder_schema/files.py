@@ -1,0 +1,74 @@
+"""The run folder's files: their names, what a run owns, the lock's names, the error a file
+that is not as the sweep writes it raises, digests, and .npz arrays."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from cs109nn.atomic_files import write_atomic
+from cs109nn.errors import RunError
+
+MANIFEST = "manifest.json"
+RESULTS = "results.csv"
+CURVES = "curves"
+PARAMS = "params"
+REPORT = "report.md"
+FIGURES = "figures"
+# /2: validation metrics (final_val_*, val_* curves) and per-group digests in the manifest.
+MANIFEST_FORMAT = "cs109nn-run-folder/2"
+
+# Everything a run and its report put in a folder; starting a run over deletes these, nothing
+# else (a user's own files in the folder stay).
+RUN_FOLDER_ENTRIES = (MANIFEST, RESULTS, CURVES, PARAMS, REPORT, FIGURES)
+# The sweep's exclusive lock on the folder, and who holds it (pid, host, since): never deleted
+# by a run, never a sign that a folder holds a run.
+LOCK = ".cs109nn.lock"
+LOCK_OWNER = ".cs109nn.lock.owner"
+LOCK_FILES = (LOCK, LOCK_OWNER)
+
+
+class RunFolderFormatError(RunError, ValueError):
+    """A file of a run folder is not as the sweep writes it; the message names where."""
+
+
+def delete_run(run_dir: str | os.PathLike) -> None:
+    """Delete what a run and its report put in ``run_dir`` (``RUN_FOLDER_ENTRIES``) only."""
+    for name in RUN_FOLDER_ENTRIES:
+        path = Path(run_dir) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def curves_path(run_dir: str | os.PathLike, group_id: str) -> Path:
+    return Path(run_dir) / CURVES / f"{group_id}.npz"
+
+
+def params_path(run_dir: str | os.PathLike, group_id: str) -> Path:
+    return Path(run_dir) / PARAMS / f"{group_id}.npz"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (a group's curves and params, recorded in the manifest)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """An .npz of ``arrays`` (no pickled objects), written atomically; folders are created."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: np.asarray(array) for name, array in arrays.items()})
+    write_atomic(path, buffer.getvalue())
+
+
+def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """An .npz as name -> array (no pickled objects are read)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {name: np.asarray(data[name]) for name in data.files}
