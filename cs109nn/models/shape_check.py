@@ -21,10 +21,6 @@ from cs109nn.models.model import Model, Params
 _CHECKED = "__cs109nn_shape_checked__"
 
 
-def _path(keys: tuple) -> str:
-    return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in keys)
-
-
 def _expected_inputs(have: tuple[int, ...], need: tuple[int, ...], num_values: int) -> str:
     """What a mismatched kernel says about the inputs its params were made for, if anything."""
     if len(have) == 2 and need[0] == num_values:  # a Dense reading the flattened input
@@ -54,7 +50,8 @@ def _mismatch_message(model_name: str, x_shape: tuple[int, ...], params: Params,
         have, need = tuple(np.shape(have)), tuple(need.shape)
         if have != need:
             hint = _expected_inputs(have, need, math.prod(feature_shape))
-            lines.append(f"{_path(path)}: params have shape {have}, x needs {need}{hint}")
+            where = jax.tree_util.keystr(path, simple=True, separator="/")
+            lines.append(f"{where}: params have shape {have}, x needs {need}{hint}")
     return f"{head}: " + "; ".join(lines[:4])
 
 
