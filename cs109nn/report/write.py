@@ -7,16 +7,16 @@ Everything is computed from the run folder alone (``manifest.json``, ``results.c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cs109nn.atomic_files import write_atomic
-from cs109nn.report.configs import config_label, display_value, label_columns
+from cs109nn.report.configs import config_label, label_columns
 from cs109nn.report.drawing import METRIC_TITLES
 from cs109nn.report.figures import write_figures
 from cs109nn.report.intervals import BOOTSTRAP_RESAMPLES
+from cs109nn.report.markdown import interval, number, p_value, table
 from cs109nn.report.ranking import (
     SELECTION_METRIC,
     ConfigSummary,
@@ -24,12 +24,7 @@ from cs109nn.report.ranking import (
     rank_by_dataset,
 )
 from cs109nn.report.read import Run, read_run, summarize_manifest
-from cs109nn.report.selected import (
-    TEST_ACCURACY,
-    count_test_examples,
-    selected_result,
-    split_sizes,
-)
+from cs109nn.report.selection_text import selected_configuration, selection_line, splits_line
 from cs109nn.report.significance import SIGN_FLIP_EXACT_UP_TO, compare_configs
 from cs109nn.run_folder_schema import REPORT
 
@@ -60,42 +55,6 @@ def render_report(
     lines += _diverged_section(rankings)
     lines += _figures_section(run, figure_paths)
     return "\n".join(lines).rstrip() + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# formatting
-# ---------------------------------------------------------------------------------------------
-
-
-def _cell(value: Any) -> str:
-    """A Markdown table cell: pipes escaped, line breaks flattened."""
-    text = display_value(value) if not isinstance(value, str) else value
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(_cell(h) for h in header) + " |"]
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
-    return lines
-
-
-def _number(value: float, digits: int = 4) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _interval(low: float, high: float, digits: int = 4) -> str:
-    if math.isnan(low) or math.isnan(high):
-        return "n/a"
-    return f"[{low:.{digits}f}, {high:.{digits}f}]"
-
-
-def _p_value(p: float) -> str:
-    if math.isnan(p):
-        return "n/a"
-    if p == 0.0:
-        return "0"
-    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +94,7 @@ def _run_summary(run: Run, rankings: dict[str, list[ConfigSummary]]) -> list[str
         ("seeds", len(seeds)),
     ]
     summary = [(name, value if value != "" else "unknown") for name, value in summary]
-    lines = ["## Run", ""] + _table(["", ""], summary) + [""]
+    lines = ["## Run", ""] + table(["", ""], summary) + [""]
     if facts.versions:
         lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in facts.versions.items()) + ".", ""]
     if not run.rows:
@@ -153,8 +112,8 @@ def _dataset_section(
     level = f"{confidence:.0%}"
     split = "validation" if metric == SELECTION_METRIC else "train"
     columns = label_columns([s.config for s in ranking])
-    lines = [f"## Dataset: {dataset}", "", _selection_line(metric, manifest), ""]
-    lines += [_splits_line(manifest, dataset), ""]
+    lines = [f"## Dataset: {dataset}", "", selection_line(metric, manifest), ""]
+    lines += [splits_line(manifest, dataset), ""]
     lines.append(
         f"Intervals in this table are {level} confidence intervals for the mean over seeds: "
         f"they cover training randomness (the seeds), with the {split} examples fixed, and "
@@ -178,163 +137,21 @@ def _dataset_section(
         [
             rank if summary.n else "—",
             *[dict(summary.config).get(column) for column in columns],
-            _number(summary.t.mean),
-            _interval(summary.t.low, summary.t.high),
-            _interval(summary.bootstrap.low, summary.bootstrap.high),
+            number(summary.t.mean),
+            interval(summary.t.low, summary.t.high),
+            interval(summary.bootstrap.low, summary.bootstrap.high),
             summary.n,
             summary.n_diverged,
         ]
         for rank, summary in enumerate(ranking, start=1)
     ]
-    lines += _table(header, rows) + [""]
+    lines += table(header, rows) + [""]
     missing = sum(s.n_missing for s in ranking)
     if missing:
         lines += [f"{missing} member(s) finished without a value for `{metric}`: not counted.", ""]
-    lines += _selected_configuration(dataset, ranking, columns, manifest, confidence)
+    lines += selected_configuration(dataset, ranking, columns, manifest, confidence)
     lines += _best_vs_runner_up(ranking, columns, confidence)
     return lines
-
-
-def _percent(fraction: Any) -> str | None:
-    if isinstance(fraction, int | float) and not isinstance(fraction, bool):
-        if 0.0 < fraction < 1.0:
-            return f"{100.0 * fraction:g}%"
-    return None
-
-
-def _selection_line(metric: str, manifest: dict[str, Any]) -> str:
-    """One line: what the configs were ranked by, and on which split."""
-    config = manifest.get("config") or {}
-    if metric == SELECTION_METRIC:
-        share = _percent(config.get("val_fraction"))
-        seed = config.get("data_seed")
-        seed_text = f"data seed {seed}" if seed is not None else "data seed not recorded"
-        carved = (
-            f"{share} of the training split"
-            if share
-            else "a share of the training split (its size is not recorded in the manifest's config)"
-        )
-        return (
-            f"Selection: configs ranked by mean {METRIC_TITLES[metric]} over seeds (ties: mean "
-            f"validation log-likelihood); validation = {carved} (stratified, {seed_text}); the "
-            "test split is never used to choose."
-        )
-    return (
-        "Selection: this data set has no validation split, so configs are ranked by train "
-        f"accuracy (mean {METRIC_TITLES.get(metric, metric)} over seeds; ties: mean train "
-        "log-likelihood). This is not a selection for generalisation: train accuracy rewards "
-        "fitting the training examples, and the top-ranked config may simply overfit best. "
-        "The test split is never used to choose."
-    )
-
-
-def _splits_line(manifest: dict[str, Any], dataset: str) -> str:
-    sizes = split_sizes(manifest, dataset)
-    if not sizes:
-        return "Split sizes: not recorded in the manifest."
-    parts = [
-        f"{sizes[key]} {name}"
-        for key, name in (("n_train", "train"), ("n_val", "validation"), ("n_test", "test"))
-        if key in sizes
-    ]
-    text = "Split sizes: " + ", ".join(parts) + " examples"
-    if "num_classes" in sizes:
-        text += f"; {sizes['num_classes']} classes"
-    return text + "."
-
-
-def _selected_configuration(
-    dataset: str,
-    ranking: list[ConfigSummary],
-    columns: list[str],
-    manifest: dict[str, Any],
-    confidence: float,
-) -> list[str]:
-    """The selected config: its selection metric, then its test metrics with an interval
-    across seeds and one over test examples, each saying what it covers."""
-    usable = [s for s in ranking if s.n > 0]
-    lines = ["### Selected configuration", ""]
-    if not usable:
-        return lines + ["No config has a usable member: nothing is selected.", ""]
-    best = usable[0]
-    level = f"{confidence:.0%}"
-    metric_name = METRIC_TITLES.get(best.metric, best.metric)
-    by_validation = best.metric == SELECTION_METRIC
-    diverged = ""
-    if best.n_diverged:
-        diverged = (
-            f" ({best.n_diverged} of {len(best.rows)} diverged and are left out: every mean "
-            "of this config is over the seeds that finished)"
-        )
-    chosen = (
-        "selected configuration (best on validation)"
-        if by_validation
-        else "top-ranked configuration by train accuracy (not a selection for generalisation)"
-    )
-    lines.append(
-        f"The {chosen} is **{config_label(best.config, columns)}**: mean "
-        f"{metric_name} {_number(best.t.mean)} over {best.n} seeds{diverged}."
-        + (
-            f" Being the best of {len(usable)} configs on validation, this validation score "
-            "is optimistic; the test scores below are not, since the test split played no "
-            "part in the choice."
-            if by_validation and len(usable) > 1
-            else ""
-        )
-    )
-    lines.append("")
-    n_test = count_test_examples(manifest, dataset)
-    result = selected_result(best, n_test, confidence)
-    accuracy = result.test_accuracy
-    if accuracy.n == 0:
-        no_split = (split_sizes(manifest, dataset) or {}).get("n_test") == 0
-        reason = (
-            "this data set has no test split"
-            if no_split or not any(_has_test(s) for s in ranking)
-            else "none of its non-diverged members has a test accuracy"
-        )
-        return lines + [f"No test metric to report: {reason}.", ""]
-    examples = f"the {n_test} test examples" if n_test else "the test examples"
-    lines.append(
-        f"Its **test accuracy**, mean over {accuracy.n} seeds: **{_number(accuracy.mean)}**. "
-        "Two intervals, for two different sources of error; neither includes the other's:"
-    )
-    lines.append("")
-    lines.append(
-        f"- {level} Student-t interval across seeds: {_interval(accuracy.low, accuracy.high)}"
-        f" (n = {accuracy.n} seeds). Covers training randomness (the seeds), with {examples} "
-        "fixed: it says how much the mean would move with other seeds on this same test set, "
-        "not how well this test set measures accuracy on new data."
-    )
-    if result.wilson is not None:
-        wilson = result.wilson
-        lines.append(
-            f"- {level} Wilson score interval over the {n_test} test examples, at accuracy "
-            f"{_number(accuracy.mean)}: {_interval(wilson.low, wilson.high)}. Covers test-set "
-            f"sampling (which {n_test} examples the test set happened to hold), with training "
-            "fixed: accuracy on new examples from the same distribution. It treats the mean "
-            "over seeds as one classifier's accuracy on these examples; where seeds disagree "
-            "on an example the true spread is smaller, so it errs wide."
-        )
-    else:
-        lines.append(
-            "- No interval over test examples: the manifest does not record how many test "
-            f"examples `{dataset}` has (`data.{dataset}.n_test`), and n is not guessed."
-        )
-    lines.append("")
-    ll = result.test_ll
-    if ll.n:
-        lines.append(
-            f"Its test log-likelihood (mean per example), mean over {ll.n} seeds: "
-            f"{_number(ll.mean)}; {level} Student-t interval across seeds "
-            f"{_interval(ll.low, ll.high)} (training randomness, test examples fixed)."
-        )
-        lines.append("")
-    return lines
-
-
-def _has_test(summary: ConfigSummary) -> bool:
-    return any(row.get(TEST_ACCURACY) is not None for row in summary.rows)
 
 
 def _best_vs_runner_up(
@@ -353,9 +170,9 @@ def _best_vs_runner_up(
         f"On the ranking's own metric, {metric_name} (how clear-cut the choice was; no test "
         "metric here):",
         "",
-        f"- best: {config_label(best.config, columns)} (mean {_number(best.t.mean)}, n={best.n})",
+        f"- best: {config_label(best.config, columns)} (mean {number(best.t.mean)}, n={best.n})",
         f"- runner-up: {config_label(runner_up.config, columns)} "
-        f"(mean {_number(runner_up.t.mean)}, n={runner_up.n})",
+        f"(mean {number(runner_up.t.mean)}, n={runner_up.n})",
     ]
     if test.n < 2:
         lines += [
@@ -366,10 +183,10 @@ def _best_vs_runner_up(
     lines += [
         f"- paired over {test.n} shared seeds: mean difference (best − runner-up) "
         f"{test.mean_difference:+.4f}, {confidence:.0%} paired t-interval "
-        f"{_interval(test.low, test.high)}; it covers training randomness (the seeds), with "
+        f"{interval(test.low, test.high)}; it covers training randomness (the seeds), with "
         f"the {split} examples fixed",
-        f"- paired t-test: t = {test.t_statistic:.3f}, two-sided p = {_p_value(test.p_value)}; "
-        f"sign-flip permutation p = {_p_value(comparison.sign_flip_p_value)}"
+        f"- paired t-test: t = {test.t_statistic:.3f}, two-sided p = {p_value(test.p_value)}; "
+        f"sign-flip permutation p = {p_value(comparison.sign_flip_p_value)}"
         # With n seeds an exact sign-flip test cannot go below 2 / 2^n: say so, so a large p
         # from few seeds reads as "too few seeds", not as "no difference".
         + (
@@ -401,7 +218,7 @@ def _diverged_section(rankings: dict[str, list[ConfigSummary]]) -> list[str]:
     )
     lines.append("")
     header = ["dataset", "config", "group", "member", "seed", "diverged at step"]
-    return lines + _table(header, rows) + [""]
+    return lines + table(header, rows) + [""]
 
 
 def _figures_section(run: Run, figure_paths: Sequence[Path]) -> list[str]:
