@@ -135,6 +135,7 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "val_fraction": 0.2,
         "n_examples": None,
         "save_params": False,
+        "boundary_grid": 0,
     }
     assert to_config(spec) == config
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))

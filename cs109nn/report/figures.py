@@ -6,6 +6,8 @@
   accuracy where there is a validation split); diverged members left out. The test curves are
   shown for the configs the validation split chose, never used to choose them.
 - ``accuracy_vs_learning_rate_<dataset>.png``: see :mod:`cs109nn.report.learning_rate_figure`.
+- ``boundaries_<dataset>.png``: the decision-boundary gallery, when the sweep wrote boundary
+  grids (``boundary_grid``); see :mod:`cs109nn.report.boundary_figure`.
 - ``diverged.png``: diverged members per config, when any member diverged.
 """
 
@@ -19,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from cs109nn.report.boundary_figure import boundary_figure
 from cs109nn.report.configs import config_label, label_columns
 from cs109nn.report.drawing import COLORS, METRIC_TITLES, file_safe, save_figure
 from cs109nn.report.intervals import curve_t_interval
@@ -182,5 +185,7 @@ def write_figures(
                 dataset, ranking, out / f"accuracy_vs_learning_rate_{name}.png", confidence
             )
         )
+        if run.boundaries:
+            written.append(boundary_figure(run, dataset, ranking, out / f"boundaries_{name}.png"))
     written.append(diverged_figure(rankings, out / "diverged.png"))
     return [path for path in written if path is not None]

@@ -1,4 +1,5 @@
-"""Read a run folder for a report: the manifest, results.csv as typed rows, and the curves.
+"""Read a run folder for a report: the manifest, results.csv as typed rows, the curves and the
+boundary grids (``boundaries/<group>.npz``, see ``cs109nn.sweep.boundaries``).
 
 The files are read through :mod:`cs109nn.run_folder_schema`, the sweep's own description of
 them, so what the report reads is what the sweep writes; no JAX is needed.
@@ -16,22 +17,25 @@ from cs109nn.run_folder_schema import (
     MANIFEST,
     Curves,
     RunFolderFormatError,
+    read_arrays,
     read_curves,
     read_manifest,
     read_typed_results,
 )
+from cs109nn.run_folder_schema.files import BOUNDARIES
 
 
 @dataclass
 class Run:
-    """A run folder's contents: manifest, typed result rows (file order)
-    and curves by group id."""
+    """A run folder's contents: manifest, typed result rows (file order), curves by group id
+    and boundary grids by group id (name -> array; empty when the sweep wrote none)."""
 
     path: Path
     manifest: dict[str, Any]
     columns: list[str]
     rows: list[Row]
     curves: dict[str, Curves] = field(default_factory=dict)
+    boundaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def read_run(run_dir: str | Path) -> Run:
@@ -50,7 +54,17 @@ def read_run(run_dir: str | Path) -> Run:
         )
     columns, rows = read_typed_results(path)
     curves = {file.stem: read_curves(file) for file in sorted((path / CURVES).glob("*.npz"))}
-    return Run(path=path, manifest=manifest, columns=list(columns), rows=rows, curves=curves)
+    boundaries = {
+        file.stem: read_arrays(file) for file in sorted((path / BOUNDARIES).glob("*.npz"))
+    }
+    return Run(
+        path=path,
+        manifest=manifest,
+        columns=list(columns),
+        rows=rows,
+        curves=curves,
+        boundaries=boundaries,
+    )
 
 
 class ManifestSummary(NamedTuple):

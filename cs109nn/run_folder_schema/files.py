@@ -19,6 +19,7 @@ MANIFEST = "manifest.json"
 RESULTS = "results.csv"
 CURVES = "curves"
 PARAMS = "params"
+BOUNDARIES = "boundaries"
 REPORT = "report.md"
 FIGURES = "figures"
 # /2: validation metrics (final_val_*, val_* curves) and per-group digests in the manifest.
@@ -26,7 +27,7 @@ MANIFEST_FORMAT = "cs109nn-run-folder/2"
 
 # Everything a run and its report put in a folder; starting a run over deletes these, nothing
 # else (a user's own files in the folder stay).
-RUN_FOLDER_ENTRIES = (MANIFEST, RESULTS, CURVES, PARAMS, REPORT, FIGURES)
+RUN_FOLDER_ENTRIES = (MANIFEST, RESULTS, CURVES, PARAMS, BOUNDARIES, REPORT, FIGURES)
 # The sweep's exclusive lock on the folder, and who holds it (pid, host, since): never deleted
 # by a run, never a sign that a folder holds a run.
 LOCK = ".cs109nn.lock"
@@ -54,6 +55,10 @@ def curves_path(run_dir: str | os.PathLike, group_id: str) -> Path:
 
 def params_path(run_dir: str | os.PathLike, group_id: str) -> Path:
     return Path(run_dir) / PARAMS / f"{group_id}.npz"
+
+
+def boundaries_path(run_dir: str | os.PathLike, group_id: str) -> Path:
+    return Path(run_dir) / BOUNDARIES / f"{group_id}.npz"
 
 
 def file_digest(path: str | os.PathLike) -> str:

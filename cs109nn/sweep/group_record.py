@@ -1,10 +1,11 @@
-"""What a finished group leaves in the run folder: its curves, its params, its rows.
+"""What a finished group leaves in the run folder: its curves, its params, its boundary grids,
+its rows.
 
-The curves (and params) are written first, then the manifest records the sha256 of each file
-and of the group's rows, then the rows: results.csv rewritten whole, in plan order, in one
-atomic write. A crash before that last write leaves the group unfinished, and its rerun
-rewrites the same curves (the same bits, the same digests); a resumed run trusts a group only
-when its rows and files match what was recorded (``lifecycle``).
+The curves (and params, and boundary grids) are written first, then the manifest records the
+sha256 of each file and of the group's rows, then the rows: results.csv rewritten whole, in
+plan order, in one atomic write. A crash before that last write leaves the group unfinished,
+and its rerun rewrites the same curves (the same bits, the same digests); a resumed run trusts
+a group only when its rows and files match what was recorded (``lifecycle``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from cs109nn import run_folder_schema as schema
+from cs109nn.data import Dataset
 from cs109nn.hyperparameters import member_hyperparameters
+from cs109nn.models import Model
+from cs109nn.run_folder_schema.files import boundaries_path
 from cs109nn.sweep import run_folder
+from cs109nn.sweep.boundaries import boundary_arrays
 from cs109nn.sweep.lifecycle import Rows
 from cs109nn.sweep.plan import Group, Plan
 from cs109nn.train import TrainResult
@@ -32,10 +37,14 @@ def write_group(
     *,
     wall_seconds: float,
     save_params: bool,
+    boundary_grid: int = 0,
+    model: Model | None = None,
+    data: Dataset | None = None,
 ) -> None:
-    """Record ``group``'s ``result``: curves, params when ``save_params``, their digests and
-    the rows' in ``manifest`` (written), then its rows (added to ``rows``, and results.csv
-    rewritten from them)."""
+    """Record ``group``'s ``result``: curves, params when ``save_params``, boundary grids of
+    ``model`` on ``data`` when ``boundary_grid`` > 0 (``cs109nn.sweep.boundaries``), their
+    digests and the rows' in ``manifest`` (written), then its rows (added to ``rows``, and
+    results.csv rewritten from them)."""
     members = member_arrays(plan, result)
     schema.write_curves(run_dir, group.group_id, result.eval_steps, result.history, members)
     record = {"curves_sha256": schema.file_digest(schema.curves_path(run_dir, group.group_id))}
@@ -43,6 +52,12 @@ def write_group(
         path = schema.params_path(run_dir, group.group_id)
         schema.write_arrays(path, run_folder.flatten_params(result.params))
         record["params_sha256"] = schema.file_digest(path)
+    if boundary_grid:
+        if model is None or data is None:
+            raise ValueError("boundary_grid needs the group's model and data")
+        path = boundaries_path(run_dir, group.group_id)
+        schema.write_arrays(path, boundary_arrays(model, result.params, data, boundary_grid))
+        record["boundaries_sha256"] = schema.file_digest(path)
     per_member = {
         "member": np.arange(len(plan.members)),
         **members,

@@ -14,6 +14,7 @@ from pathlib import Path
 from cs109nn import run_folder_schema as schema
 from cs109nn.atomic_files import remove_temporary_files
 from cs109nn.errors import ConfigError, RunError
+from cs109nn.run_folder_schema.files import BOUNDARIES, boundaries_path
 from cs109nn.sweep import run_folder
 from cs109nn.sweep.plan import Plan
 from cs109nn.sweep.spec import SweepSpec, changed_keys, config_hash, to_config
@@ -67,14 +68,16 @@ def open_run_folder(
         schema.delete_run(run_dir)
         manifest = None
     run_dir.mkdir(parents=True, exist_ok=True)
-    for folder in (run_dir, run_dir / schema.CURVES, run_dir / schema.PARAMS):
+    for folder in (run_dir, run_dir / schema.CURVES, run_dir / schema.PARAMS, run_dir / BOUNDARIES):
         if folder.is_dir():
             remove_temporary_files(folder)
 
     rows: Rows = {}
     damaged: dict[str, str] = {}
     if manifest is not None:
-        rows, damaged = _verified_rows(run_dir, plan, columns, manifest, spec.save_params)
+        rows, damaged = _verified_rows(
+            run_dir, plan, columns, manifest, spec.save_params, spec.boundary_grid > 0
+        )
     started, env = run_folder.now(), run_folder.environment()
     if manifest is None:
         manifest = {
@@ -115,7 +118,12 @@ def close_session(run_dir: Path, manifest: dict, groups_run: list[str]) -> None:
 
 
 def _verified_rows(
-    run_dir: Path, plan: Plan, columns: tuple[str, ...], manifest: dict, save_params: bool
+    run_dir: Path,
+    plan: Plan,
+    columns: tuple[str, ...],
+    manifest: dict,
+    save_params: bool,
+    boundaries: bool = False,
 ) -> tuple[Rows, dict[str, str]]:
     """results.csv's rows by group, each group checked whole against what the run recorded
     when it wrote the group (``manifest["groups"]``): its members 0..M-1 once, every cell
@@ -132,7 +140,9 @@ def _verified_rows(
     recorded = manifest.get("groups", {})
     kept: Rows = {}
     for group_id, group_rows in by_group.items():
-        reason = _damage(run_dir, group_id, group_rows, columns, plan, recorded, save_params)
+        reason = _damage(
+            run_dir, group_id, group_rows, columns, plan, recorded, save_params, boundaries
+        )
         if group_id not in known:
             damaged[group_id or "?"] = "rows of a group this plan does not have; dropped"
         elif reason:
@@ -150,6 +160,7 @@ def _damage(
     plan: Plan,
     recorded: dict,
     save_params: bool,
+    boundaries: bool = False,
 ) -> str | None:
     """Why a finished group's record cannot be trusted, or None when it checks out."""
     members = [row[columns.index("member")] if len(row) == len(columns) else None for row in rows]
@@ -169,6 +180,8 @@ def _damage(
     files = [("curves", schema.curves_path(run_dir, group_id))]
     if save_params:
         files.append(("params", schema.params_path(run_dir, group_id)))
+    if boundaries:
+        files.append(("boundaries", boundaries_path(run_dir, group_id)))
     for kind, path in files:
         if not path.is_file():
             return f"{path} is missing"

@@ -26,12 +26,13 @@ from cs109nn.data import Dataset, check_dataset, load_dataset
 from cs109nn.errors import ConfigError
 from cs109nn.lecture.inputs import DataError
 from cs109nn.models import model_from_spec
+from cs109nn.sweep.boundaries import check_boundary_data
 from cs109nn.sweep.distributed import is_writer, share_done_groups
 from cs109nn.sweep.folder_lock import locked_run_folder
 from cs109nn.sweep.group_record import write_group
 from cs109nn.sweep.lifecycle import Rows, RunFolderError, close_session, open_run_folder
 from cs109nn.sweep.plan import Group, Plan, make_plan, program_key
-from cs109nn.sweep.spec import SweepSpec
+from cs109nn.sweep.spec import SpecError, SweepSpec
 from cs109nn.train import Runner, make_runner, member_keys
 
 
@@ -92,6 +93,11 @@ def run_sweep(
         model = models[(group.dataset, group.model)]
         check_dataset(datasets[group.dataset], num_classes=model.num_classes)
         _check_builds(model, datasets[group.dataset], group.model)
+        if spec.boundary_grid:
+            try:
+                check_boundary_data(datasets[group.dataset], model.num_classes)
+            except ConfigError as error:
+                raise SpecError(str(error)) from None
     with_test = any(data.x_test is not None for data in datasets.values())
     with_val = any(data.x_val is not None for data in datasets.values())
     columns = schema.results_columns(with_test=with_test, with_val=with_val)
@@ -149,6 +155,9 @@ def _train_groups(
                 manifest,
                 wall_seconds=wall,
                 save_params=spec.save_params,
+                boundary_grid=spec.boundary_grid,
+                model=models[(group.dataset, group.model)],
+                data=data,
             )
         groups_run.append(group.group_id)
         notify(

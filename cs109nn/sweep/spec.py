@@ -77,6 +77,10 @@ class SweepSpec:
     val_fraction: float = 0.2
     n_examples: int | None = None  # size of generated data sets; None: the loader's default
     save_params: bool = False  # write params/<group_id>.npz
+    # grid points per axis of boundaries/<group_id>.npz, P(Y=1|x) over the plane of a 2-D data
+    # set (the report's decision-boundary gallery); 0: none. Every data set must then have
+    # features [n, 2] and two classes: checked by the sweep before training (a SpecError).
+    boundary_grid: int = 0
 
     def __post_init__(self) -> None:
         hints = _field_types()
@@ -120,6 +124,8 @@ class SweepSpec:
             raise SpecError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.n_examples is not None and self.n_examples <= 0:
             raise SpecError(f"n_examples must be positive, got {self.n_examples}")
+        if self.boundary_grid < 0 or self.boundary_grid == 1:
+            raise SpecError(f"boundary_grid must be 0 (off) or >= 2, got {self.boundary_grid}")
 
 
 def to_config(spec: SweepSpec) -> dict[str, Any]:
