@@ -24,6 +24,7 @@ from matplotlib.lines import Line2D
 from cs109nn.report.boundary_figure import boundary_figure
 from cs109nn.report.configs import config_label, label_columns
 from cs109nn.report.depth_width_figure import depth_width_figures
+from cs109nn.report.dp_figure import dp_figures
 from cs109nn.report.drawing import COLORS, METRIC_TITLES, file_safe, save_figure
 from cs109nn.report.intervals import curve_t_interval
 from cs109nn.report.learning_rate_figure import accuracy_vs_learning_rate_figure
@@ -190,5 +191,7 @@ def write_figures(
             written.append(boundary_figure(run, dataset, ranking, out / f"boundaries_{name}.png"))
     # depth x width heatmaps, for data sets whose models form an equal-width MLP grid
     written.extend(depth_width_figures(run, rankings, out, confidence))
+    # DP-SGD: test accuracy against the noise multiplier, one line per clip norm
+    written.extend(dp_figures(run, rankings, out, confidence))
     written.append(diverged_figure(rankings, out / "diverged.png"))
     return [path for path in written if path is not None]
