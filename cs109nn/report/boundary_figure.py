@@ -23,6 +23,7 @@ from cs109nn.report.configs import config_label, label_columns
 from cs109nn.report.drawing import METRIC_TITLES, save_figure
 from cs109nn.report.ranking import ConfigSummary, is_diverged, metric_value
 from cs109nn.report.read import Run
+from cs109nn.report.selected import reported_interval
 
 SHORT_NAMES = {"final_val_acc": "val acc", "final_train_acc": "train acc"}
 CMAP = "RdBu_r"  # diverging: blue for P(Y=1|x) near 0, white at 0.5, red near 1
@@ -50,15 +51,6 @@ def best_config_per_model(ranking: Sequence[ConfigSummary]) -> list[ConfigSummar
         for model in best
     }
     return [best[model] for model in sorted(best, key=first_row.__getitem__)]
-
-
-def _mean_metric(summary: ConfigSummary, metric: str) -> float:
-    values = [
-        value
-        for row in summary.rows
-        if not is_diverged(row) and (value := metric_value(row, metric)) is not None
-    ]
-    return math.fsum(values) / len(values) if values else math.nan
 
 
 def _member_grids(run: Run, summary: ConfigSummary) -> tuple[dict, list[tuple[dict, np.ndarray]]]:
@@ -123,7 +115,7 @@ def boundary_figure(
         )
         row, grid = members[best]
         settings = config_label(summary.config, hyper) if hyper else ""
-        test = _mean_metric(summary, "final_test_acc")
+        test = reported_interval(summary, "final_test_acc").mean
         short = SHORT_NAMES.get(metric, metric)
         scores = f"mean {short} {summary.mean:.3f}"
         if not math.isnan(test):

@@ -23,8 +23,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from cs109nn.report.drawing import file_safe, save_figure
-from cs109nn.report.intervals import Interval, t_interval
-from cs109nn.report.ranking import SELECTION_METRIC, ConfigSummary, is_diverged, metric_value
+from cs109nn.report.intervals import Interval
+from cs109nn.report.ranking import SELECTION_METRIC, ConfigSummary
+from cs109nn.report.selected import reported_interval
 
 TEST_METRIC = "final_test_acc"
 _CMAP = colormaps["viridis"].with_extremes(bad="lightgrey")  # grey: a cell not run
@@ -73,13 +74,11 @@ def depth_width_cells(
     families: dict[str, dict[tuple[int, int], Cell]] = {}
     for model, summary in selected.items():
         family, depth, width = parse_mlp_spec(model)  # type: ignore[misc]
-        kept = [row for row in summary.rows if not is_diverged(row)]
-        values = [v for row in kept if (v := metric_value(row, TEST_METRIC)) is not None]
         families.setdefault(family, {})[(depth, width)] = Cell(
             model=model,
             selected=summary,
-            test=t_interval(values, confidence),
-            n_diverged=len(summary.rows) - len(kept),
+            test=reported_interval(summary, TEST_METRIC, confidence),
+            n_diverged=summary.n_diverged,
             n_seeds=len(summary.rows),
         )
     return {

@@ -21,23 +21,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cs109nn.report.drawing import COLORS, file_safe, save_figure
-from cs109nn.report.intervals import Interval, t_interval
-from cs109nn.report.ranking import is_diverged, metric_value
+from cs109nn.report.intervals import Interval
+from cs109nn.report.ranking import rank_configs
+from cs109nn.report.selected import reported_interval
 
 TEST_METRIC = "final_test_acc"
-VAL_METRIC = "final_val_acc"
-FALLBACK_METRIC = "final_train_acc"  # a data set with no validation split
-# The columns that make one config, besides the data set, C, σ and the seed.
-CONFIG_COLUMNS = (
-    "model",
-    "optimizer",
-    "steps",
-    "batch_size",
-    "learning_rate",
-    "momentum",
-    "weight_decay",
-    "init_scale",
-)
 NON_PRIVATE_LABEL = "non-private (C = ∞, σ = 0)"
 
 
@@ -58,34 +46,27 @@ class DPPoint(NamedTuple):
 def dp_points(
     rows: Sequence[Mapping[str, Any]], dataset: str, confidence: float = 0.95
 ) -> dict[tuple[float, float], DPPoint]:
-    """Per (C, σ) of ``dataset``'s rows, the config chosen by mean validation accuracy over
-    its non-diverged seeds and its test accuracy (mean, t-interval over those seeds)."""
-    rows = [r for r in rows if r.get("dataset") == dataset]
-    metric = VAL_METRIC if any(metric_value(r, VAL_METRIC) is not None for r in rows) else None
-    metric = metric or FALLBACK_METRIC
-    configs: dict[tuple, list[Mapping[str, Any]]] = {}
+    """Per (C, σ) of ``dataset``'s rows, the config the ranking selects among that cell's
+    configs (``rank_configs``: the selection metric, validation where there is one) and its
+    test accuracy (mean, t-interval over the non-diverged seeds)."""
+    cells: dict[tuple[float, float], list[Mapping[str, Any]]] = {}
     for row in rows:
-        cs = (float(row["clip_norm"]), float(row["noise_multiplier"]))
-        rest = tuple(row.get(c) for c in CONFIG_COLUMNS)
-        configs.setdefault((cs, rest), []).append(row)
+        if row.get("dataset") == dataset:
+            key = (float(row["clip_norm"]), float(row["noise_multiplier"]))
+            cells.setdefault(key, []).append(row)
     points: dict[tuple[float, float], DPPoint] = {}
-    for (cs, _rest), members in configs.items():
-        kept = [r for r in members if not is_diverged(r)]
-        selection = [v for v in (metric_value(r, metric) for r in kept) if v is not None]
-        test = [v for v in (metric_value(r, TEST_METRIC) for r in kept) if v is not None]
-        lr = members[0].get("learning_rate")
-        point = DPPoint(
-            clip_norm=cs[0],
-            noise_multiplier=cs[1],
+    for (clip_norm, sigma), cell_rows in cells.items():
+        best = rank_configs(cell_rows, confidence=confidence)[0]
+        lr = dict(best.config).get("learning_rate")
+        points[(clip_norm, sigma)] = DPPoint(
+            clip_norm=clip_norm,
+            noise_multiplier=sigma,
             learning_rate=float(lr) if isinstance(lr, int | float) else None,
-            selection=float(np.mean(selection)) if selection else -math.inf,
-            test=t_interval(test, confidence),
-            n_diverged=len(members) - len(kept),
-            n_seeds=len(members),
+            selection=best.mean if best.n else -math.inf,
+            test=reported_interval(best, TEST_METRIC, confidence),
+            n_diverged=best.n_diverged,
+            n_seeds=len(best.rows),
         )
-        # Strictly better only: ties keep the first config in row order (a stable choice).
-        if cs not in points or point.selection > points[cs].selection:
-            points[cs] = point
     return points
 
 
