@@ -24,6 +24,14 @@ class Hyperparameters(NamedTuple):
     learning_rate: η. momentum: SGD momentum, or Adam's b1. weight_decay: decoupled decay (added
     to the update as in ``optax.add_decayed_weights``). init_scale: multiplies the model's
     initial parameters. clip_norm / noise_multiplier: DP-SGD's C and σ (used when ``dp=True``).
+    train_size: how many training examples the member sees -- a stratified random subset of the
+    training split drawn from its seed (``cs109nn.train.subset``), for learning curves over n;
+    inf (the default) is the whole split. warmup_fraction, final_fraction, decay_rate,
+    decay_interval: the numbers of the learning-rate schedule, whose kind is static
+    (``TrainSetup.schedule``; each kind reads its own, see ``cs109nn.train.schedules``): the
+    share of the run spent warming up linearly from 0 to learning_rate, the cosine's end value
+    as a share of learning_rate, the factor exponential and step decay multiply by, and the
+    share of the run between two such multiplications. learning_rate is the schedule's peak.
     """
 
     learning_rate: float = 0.1
@@ -32,6 +40,11 @@ class Hyperparameters(NamedTuple):
     init_scale: float = 1.0
     clip_norm: float = math.inf
     noise_multiplier: float = 0.0
+    train_size: float = math.inf
+    warmup_fraction: float = 0.0
+    final_fraction: float = 0.0
+    decay_rate: float = 1.0
+    decay_interval: float = 1.0
 
 
 HPARAM_NAMES: tuple[str, ...] = Hyperparameters._fields
@@ -60,7 +73,11 @@ class Range(NamedTuple):
 
 # Why each range: η > 0 and finite (η = 0 trains nothing, η < 0 descends LL); momentum and
 # Adam's b1 in [0, 1) (1 never forgets, beyond diverges by construction); decay, scale and
-# noise >= 0; the clip norm C > 0, inf meaning no clipping.
+# noise >= 0; the clip norm C > 0, inf meaning no clipping; a training subset of at least one
+# example, inf meaning all of them; a warm-up shorter than the run (a run all warm-up never
+# reaches its peak); a cosine ending between 0 and the peak; a decay factor in (0, 1] (0 would
+# stop training after the first boundary, above 1 is growth, not decay) every share of the run
+# in (0, 1].
 RANGES: dict[str, Range] = {
     "learning_rate": Range(0.0, math.inf, False, False),
     "momentum": Range(0.0, 1.0, True, False),
@@ -68,6 +85,11 @@ RANGES: dict[str, Range] = {
     "init_scale": Range(0.0, math.inf, True, False),
     "clip_norm": Range(0.0, math.inf, False, True),
     "noise_multiplier": Range(0.0, math.inf, True, False),
+    "train_size": Range(1.0, math.inf, True, True),
+    "warmup_fraction": Range(0.0, 1.0, True, False),
+    "final_fraction": Range(0.0, 1.0, True, True),
+    "decay_rate": Range(0.0, 1.0, False, True),
+    "decay_interval": Range(0.0, 1.0, False, True),
 }
 
 

@@ -36,6 +36,10 @@ WIDTHS = (4, 16, 64)
 def get_config() -> SweepSpec:
     return SweepSpec(
         name="depth_width",
+        claim=(
+            "A bigger network can learn a more complex function: more units per layer, or "
+            "more layers."
+        ),
         datasets=("spirals", "digits"),
         # softmax with K=2 on spirals, K=10 on digits: one model spec fits both.
         models=tuple(

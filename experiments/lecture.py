@@ -22,6 +22,10 @@ from cs109nn.sweep import SweepSpec
 def get_config() -> SweepSpec:
     return SweepSpec(
         name="lecture",
+        claim=(
+            "Logistic regression cannot bend; a network of sigmoids (a chain of logistic "
+            "regressions) learns what no line separates."
+        ),
         datasets=("xor", "circles", "spirals"),
         models=("logreg", "mlp:8:sigmoid", "mlp:32x32:sigmoid", "mlp:32x32:relu"),
         optimizers=("momentum",),

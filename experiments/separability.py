@@ -24,6 +24,9 @@ from cs109nn.sweep import SweepSpec
 def get_config() -> SweepSpec:
     return SweepSpec(
         name="separability",
+        claim=(
+            "Some data are not linearly separable; neural networks can learn complex functions."
+        ),
         datasets=("xor", "circles", "moons", "spirals"),
         models=("logreg", "mlp:16:tanh", "mlp:16x16:tanh"),
         optimizers=("momentum",),

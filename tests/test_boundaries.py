@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cs109nn.report import write_report
@@ -113,3 +114,12 @@ def test_separability_experiment_reports_a_gallery_per_dataset(tmp_path):
         figure = run / "figures" / f"boundaries_{dataset}.png"
         assert figure.is_file() and figure.stat().st_size > 10_000
         assert f"figures/boundaries_{dataset}.png" in report
+    # the claim line, and one measured figure in it against pandas on results.csv
+    assert "**Claim tested:** Some data are not linearly separable" in report
+    line = next(x for x in report.splitlines() if x.startswith("- spirals: "))
+    assert all(model in line for model in spec.models)
+    table = pd.read_csv(run / "results.csv")
+    logreg = table[(table.dataset == "spirals") & (table.model == "logreg") & ~table.diverged]
+    means = logreg.groupby("learning_rate")[["final_val_acc", "final_val_ll", "final_test_acc"]]
+    best = means.mean().sort_values(["final_val_acc", "final_val_ll"], ascending=False).iloc[0]
+    assert f"logreg {best.final_test_acc:.3f}" in line

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cs109nn.report import write_report
 from cs109nn.report.depth_width_figure import (
     depth_width_cells,
     depth_width_figures,
@@ -82,3 +83,13 @@ def test_figure_per_dataset_and_a_cell_against_pandas(small_run: Path, tmp_path:
         (2, 4),
         (1, 16),
     }
+
+
+def test_report_names_every_config_and_opens_with_the_claim(small_run: Path) -> None:
+    report = write_report(small_run).read_text()
+    assert "**Claim tested:** A bigger network can learn a more complex function" in report
+    for dataset in ("spirals", "digits"):
+        line = next(x for x in report.splitlines() if x.startswith(f"- {dataset}: "))
+        for model in ("softmax-mlp:4:relu", "softmax-mlp:4x4:relu", "softmax-mlp:16:relu"):
+            assert model in line
+        assert f"figures/depth_width_{dataset}.png" in report

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cs109nn.report import write_report
 from cs109nn.report.dp_figure import dp_figures, dp_points
 from cs109nn.report.read import read_run
 from cs109nn.sweep import apply_overrides, run_sweep
@@ -81,3 +82,15 @@ def test_non_private_member_is_plain_sgd(small_spec, small_run: Path, tmp_path: 
         np.testing.assert_allclose(
             merged[f"{column}_dp"], merged[f"{column}_plain"], rtol=1e-5, atol=1e-5
         )
+
+
+def test_report_opens_with_the_claim_and_the_non_private_figure(small_run: Path) -> None:
+    report = write_report(small_run).read_text()
+    assert "**Claim tested:** Differential privacy costs test accuracy" in report
+    line = next(x for x in report.splitlines() if x.startswith("- digits: non-private "))
+    frame = pd.read_csv(small_run / "results.csv")
+    plain = frame[np.isinf(frame.clip_norm) & (frame.noise_multiplier == 0.0)]
+    by_lr = plain.groupby("learning_rate")[["final_val_acc", "final_val_ll", "final_test_acc"]]
+    best = by_lr.mean().sort_values(["final_val_acc", "final_val_ll"], ascending=False).iloc[0]
+    assert line.startswith(f"- digits: non-private {best.final_test_acc:.3f}")
+    assert "figures/dp_digits.png" in report

@@ -54,7 +54,9 @@ DIVERGED = {("mlp", 1.0, 1): 17, ("mlp", 1.0, 3): 42}  # (model, lr, seed) -> st
 # The sweep's header; every value below is computed here, independently of the package.
 COLUMNS = results_columns(with_test=True)
 HYPERPARAMETERS = {"momentum": 0.0, "weight_decay": 0.0, "init_scale": 1.0}
-HYPERPARAMETERS |= {"clip_norm": float("inf"), "noise_multiplier": 0.0}
+HYPERPARAMETERS |= {"clip_norm": float("inf"), "noise_multiplier": 0.0, "train_size": float("inf")}
+HYPERPARAMETERS |= {"warmup_fraction": 0.0, "final_fraction": 0.0, "decay_rate": 1.0}
+HYPERPARAMETERS |= {"decay_interval": 1.0}
 EVAL_STEPS = np.arange(0, 101, 10)
 
 
@@ -152,6 +154,7 @@ def write_synthetic_run(run_dir: Path) -> list[dict]:
                         "dataset": dataset,
                         "model": model,
                         "optimizer": "sgd",
+                        "schedule": "constant",
                         "steps": 100,
                         "batch_size": 32,
                         "member": member,

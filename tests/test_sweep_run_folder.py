@@ -382,8 +382,13 @@ def test_the_tolerance_is_exact_on_the_same_platform_and_loose_across_platforms(
 
 @pytest.fixture(scope="module")
 def one_group_with_params(tmp_path_factory):
-    # every optional file (params, boundary grids), so that a run writes every entry
-    options = {"datasets": ("xor",), "save_params": True, "boundary_grid": 5}
+    # every optional file (params, boundary grids, predictions), so that a run writes every entry
+    options = {
+        "datasets": ("xor",),
+        "save_params": True,
+        "boundary_grid": 5,
+        "save_predictions": True,
+    }
     spec = SweepSpec(**{**to_config(SPEC), **options})
     return spec, run_sweep(spec, tmp_path_factory.mktemp("params") / "run")
 

@@ -116,9 +116,11 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
     spec = SweepSpec(seeds=(3, 4), models=("logreg", "mlp:8:relu"), clip_norm=(math.inf,))
     config = {
         "name": "sweep",
+        "claim": "",
         "datasets": ["xor"],
         "models": ["logreg", "mlp:8:relu"],
         "optimizers": ["sgd"],
+        "schedules": ["constant"],
         "steps": [200],
         "batch_sizes": [None],
         "seeds": [3, 4],
@@ -128,6 +130,11 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "init_scale": [],
         "clip_norm": [math.inf],
         "noise_multiplier": [],
+        "train_size": [],
+        "warmup_fraction": [],
+        "final_fraction": [],
+        "decay_rate": [],
+        "decay_interval": [],
         "eval_every": 10,
         "dp": False,
         "data_dir": None,
@@ -136,6 +143,7 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "n_examples": None,
         "save_params": False,
         "boundary_grid": 0,
+        "save_predictions": False,
     }
     assert to_config(spec) == config
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))

@@ -4,6 +4,7 @@
 
 - ``digits`` (10 classes, x [n, 64]), ``digits-binary`` (digit >= 5), ``digits-images``
   (10 classes, x [n, 8, 8, 1]): scikit-learn's bundled digits; ``seed`` picks the split.
+- ``digits:AvB`` (e.g. ``digits:3v8``): the images of digits A and B only, label 1 for B.
 - ``xor``, ``circles``, ``moons``, ``spirals``: 2-D sets no line separates; ``n`` points.
 - ``ratings``: generated Netflix-like five-star task; ``n`` users.
 - ``cs109:NAME`` (netflix, heart, ancestry, simple): ``{data_dir}/NAME-{train,test}.csv``.
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from cs109nn.data.cs109_csv import load_cs109_dataset
@@ -23,6 +25,9 @@ from cs109nn.errors import ConfigError
 
 CS109_PREFIX = "cs109:"
 CS109_NAMES = ("netflix", "heart", "ancestry", "simple")
+# digits:AvB, a binary pair of digits (the slides' "0 vs 1"); ':' keeps the name apart from the
+# '-'-joined view names, and plan ids and figure names sanitise it to '_'.
+DIGIT_PAIR = re.compile(r"^digits:(\d)v(\d)$")
 
 Builder = Callable[[int, int | None], Dataset]
 
@@ -58,7 +63,7 @@ def load_dataset(
     n: int | None = None,
     val_fraction: float = 0.0,
 ) -> Dataset:
-    """Load the data set named by ``spec`` (one of ``DATASETS``, or ``cs109:NAME``).
+    """Load the data set named by ``spec`` (one of ``DATASETS``, ``cs109:NAME``, ``digits:AvB``).
 
     Args:
       spec: the data set's short name, e.g. ``"moons"``, ``"digits-binary"``, ``"cs109:heart"``.
@@ -90,9 +95,16 @@ def load_dataset(
         return check_dataset(
             with_validation(load_cs109_dataset(data_dir, name), val_fraction, seed)
         )
+    if (pair := DIGIT_PAIR.match(spec)) is not None:
+        a, b = int(pair[1]), int(pair[2])
+        if a == b:
+            raise ConfigError(f"data set {spec!r}: a pair needs two different digits")
+        made = digits(pair=(a, b), seed=seed, n=n)
+        return check_dataset(with_validation(made, val_fraction, seed))
     if spec not in _BUILDERS:
         raise ConfigError(
             f"unknown data set {spec!r}; known: {', '.join(DATASETS)} "
-            f"(or cs109:NAME for any NAME-train.csv / NAME-test.csv in data_dir)"
+            f"(or cs109:NAME for any NAME-train.csv / NAME-test.csv in data_dir, or digits:AvB "
+            "for two different digits A, B, e.g. digits:3v8)"
         )
     return check_dataset(with_validation(_BUILDERS[spec](seed, n), val_fraction, seed))

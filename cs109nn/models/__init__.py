@@ -6,7 +6,9 @@
   :func:`register_model` plug in new ones from outside the package.
 - :mod:`~cs109nn.models.objectives` — log-likelihood on logits (we maximise LL; the loss is
   −mean LL), accuracy, probabilities, L2 penalty.
-- :mod:`~cs109nn.models.naive_bayes` — Bernoulli and Gaussian Naive Bayes by counting.
+- :mod:`~cs109nn.models.naive_bayes` — Bernoulli and Gaussian Naive Bayes by counting; as a
+  :class:`FittedModel` (``naive-bayes[:bernoulli|gaussian[:SMOOTHING]]``) a sweep fits it per
+  member instead of training it.
 - :mod:`~cs109nn.models.parameter_count` — parameters per layer and in total.
 """
 
@@ -25,13 +27,14 @@ from cs109nn.models.layers import (
 )
 from cs109nn.models.logistic import LogisticRegression
 from cs109nn.models.mlp import MLP
-from cs109nn.models.model import Model, Output, Params, check_output
+from cs109nn.models.model import FittedModel, Model, Output, Params, check_output
 from cs109nn.models.naive_bayes import (
     BernoulliNaiveBayes,
     GaussianNaiveBayes,
     fit_bernoulli,
     fit_gaussian,
     joint_log_likelihood,
+    naive_bayes_model,
     predict_log_proba,
     predict_logits,
 )
@@ -50,7 +53,13 @@ from cs109nn.models.parameter_count import (
     parameter_count,
     parameter_counts,
 )
-from cs109nn.models.registry import KNOWN_MODELS, known_models, model_from_spec, register_model
+from cs109nn.models.registry import (
+    KNOWN_MODELS,
+    is_fitted_spec,
+    known_models,
+    model_from_spec,
+    register_model,
+)
 from cs109nn.models.shape_check import with_shape_check
 from cs109nn.models.stack import Stack
 
@@ -63,6 +72,7 @@ __all__ = [
     "Layer",
     "LayerToken",
     "LogisticRegression",
+    "FittedModel",
     "Model",
     "NamedLayer",
     "Output",
@@ -74,6 +84,8 @@ __all__ = [
     "fit_bernoulli",
     "fit_gaussian",
     "initializer",
+    "naive_bayes_model",
+    "is_fitted_spec",
     "joint_log_likelihood",
     "known_initializers",
     "known_layers",

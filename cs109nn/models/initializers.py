@@ -42,6 +42,29 @@ INITIALIZERS: Registry[Initializer] = Registry(
 )
 
 
+# Which fans each built-in initialiser's variance depends on (flax's variance_scaling modes):
+# a width-masked member rescales its live weights by these (cs109nn.models.masked), so that
+# they have the distribution of its own narrower layer. None: no fan (fixed scale, or zeros).
+# Not listed (orthogonal, a user's): not usable with width masking.
+FAN_MODES: dict[str, str | None] = {
+    "lecun_normal": "fan_in",
+    "lecun_uniform": "fan_in",
+    "he_normal": "fan_in",
+    "he_uniform": "fan_in",
+    "he": "fan_in",
+    "kaiming": "fan_in",
+    "glorot_normal": "fan_avg",
+    "glorot_uniform": "fan_avg",
+    "glorot": "fan_avg",
+    "xavier_normal": "fan_avg",
+    "xavier_uniform": "fan_avg",
+    "xavier": "fan_avg",
+    "normal": None,
+    "uniform": None,
+    "zeros": None,
+}
+
+
 def known_initializers() -> tuple[str, ...]:
     """Names accepted by :func:`initializer`, sorted."""
     return INITIALIZERS.names()

@@ -32,10 +32,36 @@ def check_output(output: object) -> Output:
 
 
 class Model(NamedTuple):
-    """A model: two pure functions plus what the objective needs to know."""
+    """A model: two pure functions plus what the objective needs to know.
+
+    ``masked``: for a model whose architecture can be a member axis (an MLP spec), ``masked(
+    width, depth) -> Model``, the model of one member's (traced) width and depth inside this
+    one's parameters (see :mod:`cs109nn.models.masked`); ``hidden`` its widest hidden widths.
+    None for every other model.
+    """
 
     init: Callable[[jax.Array, jax.Array], Params]
     apply: Callable[[Params, jax.Array], jax.Array]
     output: Output = "binary"
     num_classes: int = 2
     name: str = "model"
+    masked: Callable[[Any, Any], Model] | None = None
+    hidden: tuple[int, ...] | None = None
+
+
+class FittedModel(NamedTuple):
+    """A model fitted in closed form rather than trained by gradients (Naive Bayes: counting).
+
+    ``fit(x [n, ...], y [n], weights [n]) -> params``: ``weights`` are the member's training
+    subset (0/1) or resample counts; ``apply(params, x) -> logits`` as :class:`Model`'s. A sweep
+    gives a fitted model's group one pass of ``fit`` per member instead of a training loop.
+    ``binary_features``: ``fit`` counts ones, so every feature must be 0 or 1 (checked at the
+    data boundary).
+    """
+
+    fit: Callable[[jax.Array, jax.Array, jax.Array], Params]
+    apply: Callable[[Params, jax.Array], jax.Array]
+    output: Output = "binary"
+    num_classes: int = 2
+    name: str = "model"
+    binary_features: bool = False

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from cs109nn.models.model import Output, check_output
+from cs109nn.models.model import FittedModel, Output, check_output
 
 
 class BernoulliNaiveBayes(NamedTuple):
@@ -137,3 +137,46 @@ def predict_logits(
             raise ValueError(f"binary logits need 2 classes, these params have {num_classes}")
         return jll[:, 1] - jll[:, 0]
     return jll
+
+
+NAIVE_BAYES_KINDS = ("bernoulli", "gaussian")
+
+
+def naive_bayes_model(
+    kind: str = "bernoulli",
+    smoothing: float | None = None,
+    num_classes: int = 2,
+    name: str = "naive-bayes",
+) -> FittedModel:
+    """Naive Bayes as a :class:`FittedModel` over flattened features ``[n, m]``.
+
+    ``kind``: ``bernoulli`` (inputs in {0,1}; ``smoothing`` is Laplace's α, default 1) or
+    ``gaussian`` (``smoothing`` is ``var_smoothing``, default 1e-9). Logits are
+    :func:`predict_logits`' for K classes: log-odds [n] for K = 2, else [n, K].
+    """
+    if kind not in NAIVE_BAYES_KINDS:
+        raise ValueError(f"Naive Bayes kind must be one of {NAIVE_BAYES_KINDS}, got {kind!r}")
+    output: Output = "binary" if num_classes == 2 else "categorical"
+    flat = lambda x: jnp.reshape(x, (x.shape[0], -1))  # noqa: E731
+    if kind == "bernoulli":
+        alpha = 1.0 if smoothing is None else smoothing
+
+        def fit(x, y, weights):
+            return fit_bernoulli(flat(x), y, num_classes, alpha, weights)
+    else:
+        var_smoothing = 1e-9 if smoothing is None else smoothing
+
+        def fit(x, y, weights):
+            return fit_gaussian(flat(x), y, num_classes, var_smoothing, weights)
+
+    def apply(params, x):
+        return predict_logits(params, flat(x), output)
+
+    return FittedModel(
+        fit,
+        apply,
+        output=output,
+        num_classes=num_classes,
+        name=name,
+        binary_features=kind == "bernoulli",
+    )

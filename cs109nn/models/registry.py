@@ -12,6 +12,9 @@ A spec is a model name and ``:``-separated parts. Built-in specs (``[...]`` is o
                                                CHANNELS = 16x32, LAYER = relu
 ``stack:LAYER-LAYER-...[:INIT]``               any layers in order, then a binary head
 ``softmax-stack:LAYER-LAYER-...[:INIT]``       the same with a K-class head
+``naive-bayes[:KIND[:SMOOTHING]]``             Naive Bayes, fitted by counting (a
+                                               :class:`FittedModel`), K classes; KIND =
+                                               bernoulli (α = 1) or gaussian
 =============================================  ============================================
 
 LAYER is a layer token (``relu``, ``leaky_relu=0.1``, ``dense=64``, ``conv=16x3``, a user's
@@ -38,11 +41,20 @@ from flax import linen as nn
 from cs109nn.errors import ConfigError
 from cs109nn.models.convnet import ConvNet
 from cs109nn.models.flax_model import model_from_module, model_from_pair
-from cs109nn.models.initializers import Initializer, initializer
-from cs109nn.models.layers import LAYERS, Layer, LayerToken, parse_arg, parse_layer
+from cs109nn.models.initializers import FAN_MODES, Initializer, initializer
+from cs109nn.models.layers import (
+    LAYERS,
+    Layer,
+    LayerToken,
+    make_layer,
+    parse_arg,
+    parse_layer,
+)
 from cs109nn.models.logistic import LogisticRegression
+from cs109nn.models.masked import masked_mlp
 from cs109nn.models.mlp import MLP
-from cs109nn.models.model import Model, Output, check_output
+from cs109nn.models.model import FittedModel, Model, Output, check_output
+from cs109nn.models.naive_bayes import NAIVE_BAYES_KINDS, naive_bayes_model
 from cs109nn.models.names import Registry
 from cs109nn.models.shape_check import with_shape_check
 from cs109nn.models.stack import Stack
@@ -56,11 +68,13 @@ class ModelKind(NamedTuple):
     """What a model name stands for: its spec's usage line and its builder.
 
     ``build(spec, name, parts, num_classes) -> Model``, ``parts`` the spec's ``:``-separated
-    parts after the name.
+    parts after the name. ``fitted``: the builder returns a :class:`FittedModel` (fitted in
+    closed form, no optimizer or steps).
     """
 
     usage: str
-    build: Callable[[str, str, list[str], int], Model]
+    build: Callable[[str, str, list[str], int], Model | FittedModel]
+    fitted: bool = False
 
 
 def _bad(spec: str, why: str) -> ConfigError:
@@ -129,6 +143,14 @@ def _builtin(spec: str, name: str, parts: list[str], num_classes: int) -> Model:
         activation = _layer(spec, layer or "sigmoid")
         kernel_init = _init(spec, init, "lecun_normal")
         module = _made(spec, MLP, hidden, activation, output, num_classes, kernel_init)
+        made = make_layer(activation)
+        init_name = init or "lecun_normal"
+        if not isinstance(made, nn.Module | Layer) and init_name in FAN_MODES:
+            # a parameter-free activation and a fan-scaled initialiser: widths and depths
+            # can be a member axis (cs109nn.models.masked)
+            masked = masked_mlp(hidden, made, output, num_classes, init_name, spec)
+            plain = model_from_module(module, output=output, num_classes=num_classes, name=spec)
+            return plain._replace(masked=masked.masked, hidden=hidden)
     elif name == "convnet":
         channels, layer, init = _parts(spec, parts, 0, 3)
         sizes = _positive_ints(spec, channels or "16x32", "CHANNELS")
@@ -141,6 +163,22 @@ def _builtin(spec: str, name: str, parts: list[str], num_classes: int) -> Model:
         kernel_init = _init(spec, init, "lecun_normal")
         module = _made(spec, Stack.from_tokens, tokens, output, num_classes, kernel_init)
     return model_from_module(module, output=output, num_classes=num_classes, name=spec)
+
+
+def _naive_bayes(spec: str, name: str, parts: list[str], num_classes: int) -> FittedModel:
+    kind, smoothing = _parts(spec, parts, 0, 2)
+    kind = kind or "bernoulli"
+    if kind not in NAIVE_BAYES_KINDS:
+        raise _bad(spec, f"KIND must be one of {', '.join(NAIVE_BAYES_KINDS)}, got {kind!r}")
+    value = None
+    if smoothing is not None:
+        try:
+            value = float(smoothing)
+        except ValueError:
+            value = -1.0
+        if not value > 0 or value == float("inf"):
+            raise _bad(spec, f"SMOOTHING must be a positive number, got {smoothing!r}")
+    return naive_bayes_model(kind, value, num_classes, name=spec)
 
 
 def _user(
@@ -187,7 +225,10 @@ _USAGE = {
 #: Every model name, built-in and registered; model names may contain '-' (softmax-mlp).
 MODELS: Registry[ModelKind] = Registry(
     "model",
-    {name: ModelKind(usage, _builtin) for name, usage in _USAGE.items()},
+    {
+        **{name: ModelKind(usage, _builtin) for name, usage in _USAGE.items()},
+        "naive-bayes": ModelKind("naive-bayes[:KIND[:SMOOTHING]]", _naive_bayes, fitted=True),
+    },
     pattern=re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$"),
     describe=lambda kind: kind.usage,
     separator="; ",
@@ -202,7 +243,14 @@ def known_models() -> tuple[str, ...]:
     return MODELS.names()
 
 
-def model_from_spec(spec: str, *, num_classes: int = 2) -> Model:
+def is_fitted_spec(spec: str) -> bool:
+    """Whether ``spec`` names a model fitted in closed form (a known name only; the rest of the
+    spec is checked by :func:`model_from_spec`)."""
+    name = str(spec).strip().split(":")[0]
+    return name in MODELS and MODELS.get(name).fitted
+
+
+def model_from_spec(spec: str, *, num_classes: int = 2) -> Model | FittedModel:
     """The model a spec string names (grammar in this module's docstring).
 
     ``num_classes``: K for categorical models (``softmax``, ``softmax-mlp``, ``convnet``,

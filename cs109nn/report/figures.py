@@ -8,6 +8,11 @@
 - ``accuracy_vs_learning_rate_<dataset>.png``: see :mod:`cs109nn.report.learning_rate_figure`.
 - ``boundaries_<dataset>.png``: the decision-boundary gallery, when the sweep wrote boundary
   grids (``boundary_grid``); see :mod:`cs109nn.report.boundary_figure`.
+- ``hidden_units_<dataset>.png``, ``misclassified_<dataset>.png``: first-layer weights as
+  images and the test digits each model gets wrong, when the sweep wrote test predictions
+  (``save_predictions``) of image data; see :mod:`cs109nn.report.digits_figure`.
+- ``training_size_<dataset>.png``: test accuracy against training-set size per model, when the
+  rows vary ``train_size``; see :mod:`cs109nn.report.training_size_figure`.
 - ``diverged.png``: diverged members per config, when any member diverged.
 """
 
@@ -24,6 +29,7 @@ from matplotlib.lines import Line2D
 from cs109nn.report.boundary_figure import boundary_figure
 from cs109nn.report.configs import config_label, label_columns
 from cs109nn.report.depth_width_figure import depth_width_figures
+from cs109nn.report.digits_figure import digits_figures
 from cs109nn.report.dp_figure import dp_figures
 from cs109nn.report.drawing import COLORS, METRIC_TITLES, file_safe, save_figure
 from cs109nn.report.intervals import curve_t_interval
@@ -35,6 +41,7 @@ from cs109nn.report.ranking import (
     rank_by_dataset,
 )
 from cs109nn.report.read import Run
+from cs109nn.report.training_size_figure import training_size_figures
 from cs109nn.run_folder_schema import CURVE_METRICS, FIGURES
 
 
@@ -191,7 +198,11 @@ def write_figures(
             written.append(boundary_figure(run, dataset, ranking, out / f"boundaries_{name}.png"))
     # depth x width heatmaps, for data sets whose models form an equal-width MLP grid
     written.extend(depth_width_figures(run, rankings, out, confidence))
+    # test accuracy against training-set size, for data sets whose rows vary train_size
+    written.extend(training_size_figures(run, out, confidence))
     # DP-SGD: test accuracy against the noise multiplier, one line per clip norm
     written.extend(dp_figures(run, rankings, out, confidence))
+    # digits: first-layer weights as images and the test digits each model gets wrong
+    written.extend(digits_figures(run, rankings, out))
     written.append(diverged_figure(rankings, out / "diverged.png"))
     return [path for path in written if path is not None]

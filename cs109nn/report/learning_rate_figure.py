@@ -1,8 +1,10 @@
 """``accuracy_vs_learning_rate_<dataset>.png``: the selection metric (final validation
 accuracy, or train accuracy where the data set has no validation split; see
 :func:`cs109nn.report.ranking.selection_metric`), mean and t-interval over seeds, against
-learning rate on a log axis, one panel per model and one line per config that differs only by
-learning rate. It shows what the choice was made on; test accuracy is not drawn here."""
+learning rate on a log axis, one panel per model (and per learning-rate schedule kind) and one
+line per config that differs only by learning rate. For a schedule the learning rate is its
+peak, and its numbers (warm-up, final fraction, decay) tell lines apart. It shows what the
+choice was made on; test accuracy is not drawn here."""
 
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ def accuracy_vs_learning_rate_figure(
     dataset: str, ranking: Sequence[ConfigSummary], path: Path, confidence: float = 0.95
 ) -> Path | None:
     """The selection metric of ``ranking`` (mean, t-interval over seeds) against learning
-    rate, log x, one panel per model, the best ``MAX_SERIES`` lines a panel; None when the
-    dataset has fewer than two positive learning rates."""
+    rate, log x, one panel per model and learning-rate schedule kind, the best ``MAX_SERIES``
+    lines a panel; None when the dataset has fewer than two positive learning rates."""
     max_series = MAX_SERIES
     if not ranking:
         return None
@@ -35,9 +37,19 @@ def accuracy_vs_learning_rate_figure(
     ranking = [s for s in ranking if _positive(dict(s.config).get("learning_rate"))]
     if len({dict(s.config)["learning_rate"] for s in ranking}) < 2:
         return None
+    # A panel per schedule kind too: one kind's lines would crowd out another's best six, and
+    # each panel's x axis means one thing (a constant rate, or a schedule's peak).
+    # (A folder written before schedules has no schedule column: None, one kind.)
+    kinds = {dict(s.config).get("schedule") for s in ranking}
     by_model: dict[Any, list[ConfigSummary]] = {}
     for summary in ranking:
-        by_model.setdefault(dict(summary.config).get("model"), []).append(summary)
+        config = dict(summary.config)
+        by_model.setdefault((config.get("model"), config.get("schedule")), []).append(summary)
+    # Models in ranking order, and within a model the kinds in one order (constant first), so
+    # that a column of panels holds one kind.
+    models = list(dict.fromkeys(model for model, _ in by_model))
+    order = sorted(by_model, key=lambda p: (models.index(p[0]), p[1] != "constant", p[1] or ""))
+    by_model = {panel: by_model[panel] for panel in order}
     ncols = min(3, len(by_model))
     nrows = math.ceil(len(by_model) / ncols)
     # Room under each row of panels for a legend of up to max_series lines.
@@ -51,11 +63,13 @@ def accuracy_vs_learning_rate_figure(
     # One colour per series label across all panels, so "momentum=0" reads the same everywhere.
     labels = sorted({label for summaries in by_model.values() for label in _labels(summaries)})
     colors = {label: COLORS[i % len(COLORS)] for i, label in enumerate(labels)}
-    for axis, (model, summaries) in zip(axes, by_model.items(), strict=False):
+    for axis, ((model, kind), summaries) in zip(axes, by_model.items(), strict=False):
         _plot_learning_rate_series(axis, summaries, max_series, colors)
-        axis.set_title(f"model={model}")
+        scheduled = kind not in (None, "constant")
+        named = scheduled or len(kinds) > 1  # a sweep without schedules keeps its titles
+        axis.set_title(f"model={model}" + (f" schedule={kind}" if named else ""))
         axis.set_xscale("log")
-        axis.set_xlabel("learning rate")
+        axis.set_xlabel("peak learning rate of the schedule" if scheduled else "learning rate")
         axis.grid(True, alpha=0.3)
     for axis in axes[::ncols]:
         axis.set_ylabel(METRIC_TITLES.get(metric, metric))

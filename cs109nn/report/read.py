@@ -1,5 +1,6 @@
-"""Read a run folder for a report: the manifest, results.csv as typed rows, the curves and the
-boundary grids (``boundaries/<group>.npz``, see ``cs109nn.sweep.boundaries``).
+"""Read a run folder for a report: the manifest, results.csv as typed rows, the curves, the
+boundary grids (``boundaries/<group>.npz``, see ``cs109nn.sweep.boundaries``) and the test
+predictions (``predictions/<group>.npz``, see ``cs109nn.sweep.predictions``).
 
 The files are read through :mod:`cs109nn.run_folder_schema`, the sweep's own description of
 them, so what the report reads is what the sweep writes; no JAX is needed.
@@ -22,13 +23,14 @@ from cs109nn.run_folder_schema import (
     read_manifest,
     read_typed_results,
 )
-from cs109nn.run_folder_schema.files import BOUNDARIES
+from cs109nn.run_folder_schema.files import BOUNDARIES, PREDICTIONS
 
 
 @dataclass
 class Run:
-    """A run folder's contents: manifest, typed result rows (file order), curves by group id
-    and boundary grids by group id (name -> array; empty when the sweep wrote none)."""
+    """A run folder's contents: manifest, typed result rows (file order), curves by group id,
+    and boundary grids and test predictions by group id (name -> array; empty when the sweep
+    wrote none)."""
 
     path: Path
     manifest: dict[str, Any]
@@ -36,6 +38,7 @@ class Run:
     rows: list[Row]
     curves: dict[str, Curves] = field(default_factory=dict)
     boundaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def read_run(run_dir: str | Path) -> Run:
@@ -57,6 +60,9 @@ def read_run(run_dir: str | Path) -> Run:
     boundaries = {
         file.stem: read_arrays(file) for file in sorted((path / BOUNDARIES).glob("*.npz"))
     }
+    predictions = {
+        file.stem: read_arrays(file) for file in sorted((path / PREDICTIONS).glob("*.npz"))
+    }
     return Run(
         path=path,
         manifest=manifest,
@@ -64,6 +70,7 @@ def read_run(run_dir: str | Path) -> Run:
         rows=rows,
         curves=curves,
         boundaries=boundaries,
+        predictions=predictions,
     )
 
 

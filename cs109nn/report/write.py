@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cs109nn.atomic_files import write_atomic
+from cs109nn.report.claim import claim_section
 from cs109nn.report.configs import config_label, label_columns
 from cs109nn.report.drawing import METRIC_TITLES
 from cs109nn.report.figures import write_figures
@@ -49,6 +50,7 @@ def render_report(
 ) -> str:
     """The Markdown text of the report."""
     lines = [f"# Report: {run.path.resolve().name}", ""]
+    lines += claim_section(run, confidence)
     lines += _run_summary(run, rankings)
     for dataset, ranking in rankings.items():
         lines += _dataset_section(dataset, ranking, run.manifest, confidence)

@@ -20,14 +20,17 @@ RESULTS = "results.csv"
 CURVES = "curves"
 PARAMS = "params"
 BOUNDARIES = "boundaries"
+PREDICTIONS = "predictions"
 REPORT = "report.md"
 FIGURES = "figures"
 # /2: validation metrics (final_val_*, val_* curves) and per-group digests in the manifest.
-MANIFEST_FORMAT = "cs109nn-run-folder/2"
+# /3: train_size and the schedule's kind and numbers in results.csv; fitted groups (steps 0);
+# predictions/ (save_predictions).
+MANIFEST_FORMAT = "cs109nn-run-folder/3"
 
 # Everything a run and its report put in a folder; starting a run over deletes these, nothing
 # else (a user's own files in the folder stay).
-RUN_FOLDER_ENTRIES = (MANIFEST, RESULTS, CURVES, PARAMS, BOUNDARIES, REPORT, FIGURES)
+RUN_FOLDER_ENTRIES = (MANIFEST, RESULTS, CURVES, PARAMS, BOUNDARIES, PREDICTIONS, REPORT, FIGURES)
 # The sweep's exclusive lock on the folder, and who holds it (pid, host, since): never deleted
 # by a run, never a sign that a folder holds a run.
 LOCK = ".cs109nn.lock"
@@ -61,8 +64,13 @@ def boundaries_path(run_dir: str | os.PathLike, group_id: str) -> Path:
     return Path(run_dir) / BOUNDARIES / f"{group_id}.npz"
 
 
+def predictions_path(run_dir: str | os.PathLike, group_id: str) -> Path:
+    return Path(run_dir) / PREDICTIONS / f"{group_id}.npz"
+
+
 def file_digest(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes (a group's curves and params, recorded in the manifest)."""
+    """sha256 of a file's bytes (a group's curves, params, boundary grids and predictions,
+    recorded in the manifest)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

@@ -36,12 +36,13 @@ def _columns(kind: str, type_: type, names: Sequence[str]) -> list[Column]:
     return [Column(name, type_, kind) for name in names]
 
 
-# The table: every column, in file order, with its type. ``group`` is the group id; batch_size
-# is written by ``batch_size_cell``; diverged_step is -1 for a member that did not diverge; the
+# The table: every column, in file order, with its type. ``group`` is the group id; schedule is
+# the learning rate's kind (its numbers are hparam columns); batch_size is written by
+# ``batch_size_cell``; diverged_step is -1 for a member that did not diverge; the
 # timings are the group's and differ run to run, so comparisons of results leave them out.
 COLUMNS: tuple[Column, ...] = (
     Column("group", str, "config"),
-    *_columns("config", str, ("dataset", "model", "optimizer")),
+    *_columns("config", str, ("dataset", "model", "optimizer", "schedule")),
     *_columns("config", int, ("steps", "batch_size")),
     *_columns("member", int, ("member", "seed")),
     *_columns("hparam", float, HPARAM_NAMES),

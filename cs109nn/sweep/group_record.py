@@ -1,11 +1,11 @@
 """What a finished group leaves in the run folder: its curves, its params, its boundary grids,
-its rows.
+its predictions, its rows.
 
-The curves (and params, and boundary grids) are written first, then the manifest records the
-sha256 of each file and of the group's rows, then the rows: results.csv rewritten whole, in
-plan order, in one atomic write. A crash before that last write leaves the group unfinished,
-and its rerun rewrites the same curves (the same bits, the same digests); a resumed run trusts
-a group only when its rows and files match what was recorded (``lifecycle``).
+The curves (and params, boundary grids, predictions) are written first, then the manifest
+records the sha256 of each file and of the group's rows, then the rows: results.csv rewritten
+whole, in plan order, in one atomic write. A crash before that last write leaves the group
+unfinished, and its rerun rewrites the same curves (the same bits, the same digests); a resumed
+run trusts a group only when its rows and files match what was recorded (``lifecycle``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from cs109nn import run_folder_schema as schema
 from cs109nn.data import Dataset
 from cs109nn.hyperparameters import member_hyperparameters
 from cs109nn.models import Model
-from cs109nn.run_folder_schema.files import boundaries_path
+from cs109nn.run_folder_schema.files import boundaries_path, predictions_path
 from cs109nn.sweep import run_folder
 from cs109nn.sweep.boundaries import boundary_arrays
 from cs109nn.sweep.lifecycle import Rows
 from cs109nn.sweep.plan import Group, Plan
+from cs109nn.sweep.predictions import prediction_arrays
 from cs109nn.train import TrainResult
 
 
@@ -38,13 +39,15 @@ def write_group(
     wall_seconds: float,
     save_params: bool,
     boundary_grid: int = 0,
+    save_predictions: bool = False,
     model: Model | None = None,
     data: Dataset | None = None,
 ) -> None:
     """Record ``group``'s ``result``: curves, params when ``save_params``, boundary grids of
-    ``model`` on ``data`` when ``boundary_grid`` > 0 (``cs109nn.sweep.boundaries``), their
-    digests and the rows' in ``manifest`` (written), then its rows (added to ``rows``, and
-    results.csv rewritten from them)."""
+    ``model`` on ``data`` when ``boundary_grid`` > 0 (``cs109nn.sweep.boundaries``), test
+    predictions when ``save_predictions`` (``cs109nn.sweep.predictions``), their digests and
+    the rows' in ``manifest`` (written), then its rows (added to ``rows``, and results.csv
+    rewritten from them)."""
     members = member_arrays(plan, result)
     schema.write_curves(run_dir, group.group_id, result.eval_steps, result.history, members)
     record = {"curves_sha256": schema.file_digest(schema.curves_path(run_dir, group.group_id))}
@@ -58,6 +61,12 @@ def write_group(
         path = boundaries_path(run_dir, group.group_id)
         schema.write_arrays(path, boundary_arrays(model, result.params, data, boundary_grid))
         record["boundaries_sha256"] = schema.file_digest(path)
+    if save_predictions:
+        if model is None or data is None:
+            raise ValueError("save_predictions needs the group's model and data")
+        path = predictions_path(run_dir, group.group_id)
+        schema.write_arrays(path, prediction_arrays(model, result.params, data))
+        record["predictions_sha256"] = schema.file_digest(path)
     per_member = {
         "member": np.arange(len(plan.members)),
         **members,
@@ -68,6 +77,7 @@ def write_group(
         "dataset": group.dataset,
         "model": group.model,
         "optimizer": group.optimizer,
+        "schedule": group.schedule,
         "steps": group.steps,
         "batch_size": schema.batch_size_cell(group.batch_size),
         "group_wall_s": round(wall_seconds, 3),

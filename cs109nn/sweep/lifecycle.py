@@ -14,7 +14,12 @@ from pathlib import Path
 from cs109nn import run_folder_schema as schema
 from cs109nn.atomic_files import remove_temporary_files
 from cs109nn.errors import ConfigError, RunError
-from cs109nn.run_folder_schema.files import BOUNDARIES, boundaries_path
+from cs109nn.run_folder_schema.files import (
+    BOUNDARIES,
+    PREDICTIONS,
+    boundaries_path,
+    predictions_path,
+)
 from cs109nn.sweep import run_folder
 from cs109nn.sweep.plan import Plan
 from cs109nn.sweep.spec import SweepSpec, changed_keys, config_hash, to_config
@@ -68,7 +73,8 @@ def open_run_folder(
         schema.delete_run(run_dir)
         manifest = None
     run_dir.mkdir(parents=True, exist_ok=True)
-    for folder in (run_dir, run_dir / schema.CURVES, run_dir / schema.PARAMS, run_dir / BOUNDARIES):
+    folders = (schema.CURVES, schema.PARAMS, BOUNDARIES, PREDICTIONS)
+    for folder in (run_dir, *(run_dir / name for name in folders)):
         if folder.is_dir():
             remove_temporary_files(folder)
 
@@ -76,7 +82,13 @@ def open_run_folder(
     damaged: dict[str, str] = {}
     if manifest is not None:
         rows, damaged = _verified_rows(
-            run_dir, plan, columns, manifest, spec.save_params, spec.boundary_grid > 0
+            run_dir,
+            plan,
+            columns,
+            manifest,
+            spec.save_params,
+            spec.boundary_grid > 0,
+            spec.save_predictions,
         )
     started, env = run_folder.now(), run_folder.environment()
     if manifest is None:
@@ -124,6 +136,7 @@ def _verified_rows(
     manifest: dict,
     save_params: bool,
     boundaries: bool = False,
+    predictions: bool = False,
 ) -> tuple[Rows, dict[str, str]]:
     """results.csv's rows by group, each group checked whole against what the run recorded
     when it wrote the group (``manifest["groups"]``): its members 0..M-1 once, every cell
@@ -141,7 +154,15 @@ def _verified_rows(
     kept: Rows = {}
     for group_id, group_rows in by_group.items():
         reason = _damage(
-            run_dir, group_id, group_rows, columns, plan, recorded, save_params, boundaries
+            run_dir,
+            group_id,
+            group_rows,
+            columns,
+            plan,
+            recorded,
+            save_params,
+            boundaries,
+            predictions,
         )
         if group_id not in known:
             damaged[group_id or "?"] = "rows of a group this plan does not have; dropped"
@@ -161,6 +182,7 @@ def _damage(
     recorded: dict,
     save_params: bool,
     boundaries: bool = False,
+    predictions: bool = False,
 ) -> str | None:
     """Why a finished group's record cannot be trusted, or None when it checks out."""
     members = [row[columns.index("member")] if len(row) == len(columns) else None for row in rows]
@@ -182,6 +204,8 @@ def _damage(
         files.append(("params", schema.params_path(run_dir, group_id)))
     if boundaries:
         files.append(("boundaries", boundaries_path(run_dir, group_id)))
+    if predictions:
+        files.append(("predictions", predictions_path(run_dir, group_id)))
     for kind, path in files:
         if not path.is_file():
             return f"{path} is missing"

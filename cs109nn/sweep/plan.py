@@ -1,9 +1,11 @@
 """The plan of a sweep: groups and the members every group trains; what compiles once.
 
 Groups are the product of the static axes in the spec's order (data sets, then models,
-optimizers, steps, batch sizes); members are the product of the swept hyperparameters (in
-``HYPERPARAMETER_FIELDS`` order) and the seeds, seeds varying fastest. Both orders are fixed by
-the spec alone, so a group id and a member index name the same training in every run of it.
+optimizers, schedules, steps, batch sizes) -- except that a model fitted in closed form (Naive
+Bayes) has no optimizer, schedule, steps or batches, so it is one group per data set; members
+are the product of the swept hyperparameters (in ``HYPERPARAMETER_FIELDS`` order) and the
+seeds, seeds varying fastest. Both orders are fixed by the spec alone, so a group id and a
+member index name the same training in every run of it.
 
 What compiles once is defined here and nowhere else: :func:`program_key` -- a group's model,
 its :class:`~cs109nn.train.TrainSetup` and its data's shapes. Groups with equal keys (the same
@@ -19,37 +21,54 @@ from dataclasses import dataclass
 import numpy as np
 
 from cs109nn.data import Dataset
+from cs109nn.models import is_fitted_spec
 from cs109nn.sweep.spec import HYPERPARAMETER_FIELDS, SpecError, SweepSpec
 from cs109nn.train import TrainSetup
 
 
 @dataclass(frozen=True)
 class Group:
-    """One point of the static product: an architecture x data x optimizer x steps x batch.
+    """One point of the static product: an architecture x data x optimizer x schedule x steps x
+    batch.
 
-    ``group_id`` is ``<index>-<dataset>-<model>-<optimizer>-s<steps>-<b<batch>|full>``, the index
-    zero-padded so that ids sort in plan order; it is safe as a file name. ``setup``: the
-    engine's static set-up of the group (optimizer, steps, batch size, and the spec's
-    eval_every and dp); ``batch_size`` None is full batch.
+    ``group_id`` is ``<index>-<dataset>-<model>-<optimizer>[-<schedule>]-s<steps>-<b<batch>|full>``
+    (the schedule only when it is not constant, so that ids without schedules stay as they were;
+    a fitted model's: ``<index>-<dataset>-<model>-fitted``), the index zero-padded so that ids
+    sort in plan order; it is safe as a file name. ``setup``: the engine's static set-up of the
+    group (optimizer, schedule, steps, batch size, and the spec's eval_every and dp), None for a
+    fitted model (whose optimizer and schedule read ``FITTED``, steps 0, batch full);
+    ``batch_size`` None is full batch.
     """
 
     index: int
     group_id: str
     dataset: str
     model: str
-    setup: TrainSetup
+    setup: TrainSetup | None
+
+    @property
+    def fitted(self) -> bool:
+        return self.setup is None
 
     @property
     def optimizer(self) -> str:
-        return self.setup.optimizer
+        return FITTED if self.setup is None else self.setup.optimizer
+
+    @property
+    def schedule(self) -> str:
+        return FITTED if self.setup is None else self.setup.schedule
 
     @property
     def steps(self) -> int:
-        return self.setup.steps
+        return 0 if self.setup is None else self.setup.steps
 
     @property
     def batch_size(self) -> int | None:
-        return self.setup.batch_size
+        return None if self.setup is None else self.setup.batch_size
+
+
+# The optimizer column of a group fitted in closed form: no gradient steps were taken.
+FITTED = "fitted"
 
 
 @dataclass(frozen=True)
@@ -76,19 +95,24 @@ class Plan:
 
 def make_plan(spec: SweepSpec) -> Plan:
     """The groups and members of ``spec``, in their fixed order."""
-    points = list(
-        itertools.product(spec.datasets, spec.models, spec.optimizers, spec.steps, spec.batch_sizes)
+    training = list(
+        itertools.product(spec.optimizers, spec.schedules, spec.steps, spec.batch_sizes)
     )
+    points = [
+        (dataset, model, point)
+        for dataset, model in itertools.product(spec.datasets, spec.models)
+        for point in ([None] if is_fitted_spec(model) else training)
+    ]
     width = max(3, len(str(len(points) - 1)))
     groups = tuple(
         Group(
             index=index,
-            group_id=_group_id(index, width, dataset, model, optimizer, steps, batch_size),
+            group_id=_group_id(index, width, dataset, model, point),
             dataset=dataset,
             model=model,
-            setup=_setup(spec, optimizer, steps, batch_size),
+            setup=None if point is None else _setup(spec, *point),
         )
-        for index, (dataset, model, optimizer, steps, batch_size) in enumerate(points)
+        for index, (dataset, model, point) in enumerate(points)
     )
     return Plan(groups=groups, members=_members(spec))
 
@@ -101,11 +125,14 @@ def program_key(group: Group, data: Dataset) -> tuple:
     return (group.model, data.num_classes, group.setup, shapes)
 
 
-def _setup(spec: SweepSpec, optimizer: str, steps: int, batch_size: int | None) -> TrainSetup:
+def _setup(
+    spec: SweepSpec, optimizer: str, schedule: str, steps: int, batch_size: int | None
+) -> TrainSetup:
     try:
         return TrainSetup(
             steps=steps,
             optimizer=optimizer,
+            schedule=schedule,
             batch_size=batch_size,
             eval_every=spec.eval_every,
             dp=spec.dp,
@@ -126,7 +153,12 @@ def _members(spec: SweepSpec) -> Members:
     return Members(seeds=seeds, hparams=hparams)
 
 
-def _group_id(index, width, dataset, model, optimizer, steps, batch_size) -> str:
-    batch = "full" if batch_size is None else f"b{batch_size}"
-    parts = [dataset, model, optimizer, f"s{steps}", batch]
+def _group_id(index, width, dataset, model, point) -> str:
+    if point is None:
+        parts = [dataset, model, FITTED]
+    else:
+        optimizer, schedule, steps, batch_size = point
+        batch = "full" if batch_size is None else f"b{batch_size}"
+        kind = [] if schedule == "constant" else [schedule]  # ids of constant runs unchanged
+        parts = [dataset, model, optimizer, *kind, f"s{steps}", batch]
     return f"{index:0{width}d}-" + "-".join(re.sub(r"[^A-Za-z0-9.-]+", "_", p) for p in parts)

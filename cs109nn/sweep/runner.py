@@ -32,8 +32,10 @@ from cs109nn.sweep.folder_lock import locked_run_folder
 from cs109nn.sweep.group_record import write_group
 from cs109nn.sweep.lifecycle import Rows, RunFolderError, close_session, open_run_folder
 from cs109nn.sweep.plan import Group, Plan, make_plan, program_key
+from cs109nn.sweep.predictions import check_prediction_data
 from cs109nn.sweep.spec import SpecError, SweepSpec
-from cs109nn.train import Runner, make_runner, member_keys
+from cs109nn.train import FitRunner, Runner, make_runner, member_keys
+from cs109nn.train.fitted import check_binary_features
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,18 @@ def run_sweep(
     for group in plan.groups:  # data fit their model's head; shapes fit its layers
         model = models[(group.dataset, group.model)]
         check_dataset(datasets[group.dataset], num_classes=model.num_classes)
-        _check_builds(model, datasets[group.dataset], group.model)
+        if group.fitted:
+            if model.binary_features:
+                check_binary_features(datasets[group.dataset])
+        else:
+            _check_builds(model, datasets[group.dataset], group.model)
         if spec.boundary_grid:
             try:
                 check_boundary_data(datasets[group.dataset], model.num_classes)
             except ConfigError as error:
                 raise SpecError(str(error)) from None
+        if spec.save_predictions:
+            check_prediction_data(datasets[group.dataset])
     with_test = any(data.x_test is not None for data in datasets.values())
     with_val = any(data.x_val is not None for data in datasets.values())
     columns = schema.results_columns(with_test=with_test, with_val=with_val)
@@ -131,7 +139,7 @@ def _train_groups(
     for note in notes:
         notify(SweepEvent("note", plan, run_dir, message=note))
     keys = member_keys([int(seed) for seed in plan.members.seeds])
-    runners: dict[tuple, Runner] = {}
+    runners: dict[tuple, Runner | FitRunner] = {}
     groups_run: list[str] = []
     for group in plan.groups:
         if group.group_id in done:
@@ -141,7 +149,10 @@ def _train_groups(
         data = datasets[group.dataset]
         key = program_key(group, data)
         if key not in runners:
-            runners[key] = make_runner(models[(group.dataset, group.model)], data, group.setup)
+            model = models[(group.dataset, group.model)]
+            runners[key] = (
+                FitRunner(model, data) if group.fitted else make_runner(model, data, group.setup)
+            )
         result = runners[key](keys, plan.members.hparams, data)
         wall = time.perf_counter() - start
         if is_writer():
@@ -156,6 +167,7 @@ def _train_groups(
                 wall_seconds=wall,
                 save_params=spec.save_params,
                 boundary_grid=spec.boundary_grid,
+                save_predictions=spec.save_predictions,
                 model=models[(group.dataset, group.model)],
                 data=data,
             )

@@ -2,8 +2,9 @@
 
 A sweep is the product of two kinds of axes:
 
-- **static axes** -- data sets x model specs x optimizer kinds x steps x batch sizes. Each point
-  changes the compiled program, so each point is a *group* that compiles once;
+- **static axes** -- data sets x model specs x optimizer kinds x learning-rate schedule kinds x
+  steps x batch sizes. Each point changes the compiled program, so each point is a *group* that
+  compiles once;
 - **vectorised axes** -- seeds x a grid of numeric hyperparameters (one field per engine
   hyperparameter name). Every point is a *member*; all members of a group train in one program.
 
@@ -32,7 +33,7 @@ from typing import Any
 
 from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import HPARAM_NAMES, check_hyperparameter
-from cs109nn.train import OPTIMIZERS
+from cs109nn.train import OPTIMIZERS, SCHEDULE_NUMBERS, SCHEDULES
 
 # SweepSpec has a grid field for each hyperparameter, in the same order (checked by a test).
 HYPERPARAMETER_FIELDS = HPARAM_NAMES
@@ -54,10 +55,15 @@ class SweepSpec:
     """
 
     name: str = "sweep"
+    # the slide's claim the sweep tests, one sentence; report.md opens with it and the measured
+    # figures (test accuracy with intervals) that bear on it
+    claim: str = ""
     # static axes: their product gives the groups
     datasets: tuple[str, ...] = ("xor",)
     models: tuple[str, ...] = ("logreg",)
     optimizers: tuple[str, ...] = ("sgd",)
+    # learning-rate schedule kinds (cs109nn.train.schedules); their numbers are grid fields below
+    schedules: tuple[str, ...] = ("constant",)
     steps: tuple[int, ...] = (200,)
     batch_sizes: tuple[int | None, ...] = (None,)  # None: full batch (the lecture's loop)
     # vectorised axes: their product gives each group's members (seeds vary fastest)
@@ -68,6 +74,12 @@ class SweepSpec:
     init_scale: tuple[float, ...] = ()
     clip_norm: tuple[float, ...] = ()
     noise_multiplier: tuple[float, ...] = ()
+    train_size: tuple[float, ...] = ()  # training subsets per member (learning curves over n)
+    # the schedules' numbers; each kind reads its own (``SCHEDULE_NUMBERS``)
+    warmup_fraction: tuple[float, ...] = ()
+    final_fraction: tuple[float, ...] = ()
+    decay_rate: tuple[float, ...] = ()
+    decay_interval: tuple[float, ...] = ()
     # shared by every group
     eval_every: int = 10
     dp: bool = False  # DP-SGD: clip per-example gradients to clip_norm, add noise
@@ -81,6 +93,10 @@ class SweepSpec:
     # set (the report's decision-boundary gallery); 0: none. Every data set must then have
     # features [n, 2] and two classes: checked by the sweep before training (a SpecError).
     boundary_grid: int = 0
+    # write predictions/<group_id>.npz: each member's predicted class on the test split, the
+    # test images and the first Dense layer's weights as images (the report's digit figures).
+    # Every data set must then have a test split: checked by the sweep before training.
+    save_predictions: bool = False
 
     def __post_init__(self) -> None:
         hints = _field_types()
@@ -92,7 +108,7 @@ class SweepSpec:
     def _check(self) -> None:
         if not _NAME_PATTERN.match(self.name):
             raise SpecError(f"name must match {_NAME_PATTERN.pattern}, got {self.name!r}")
-        axes = ("datasets", "models", "optimizers", "steps", "batch_sizes", "seeds")
+        axes = ("datasets", "models", "optimizers", "schedules", "steps", "batch_sizes", "seeds")
         for axis in axes + HYPERPARAMETER_FIELDS:
             values = getattr(self, axis)
             if not values and axis in axes:  # an empty grid field means the engine default
@@ -110,6 +126,7 @@ class SweepSpec:
         unknown = [kind for kind in self.optimizers if kind not in OPTIMIZERS]
         if unknown:
             raise SpecError(f"unknown optimizers {unknown}; valid: {', '.join(OPTIMIZERS)}")
+        self._check_schedules()
         if any(steps <= 0 for steps in self.steps):
             raise SpecError(f"steps must be positive, got {self.steps}")
         if any(size is not None and size < 1 for size in self.batch_sizes):
@@ -118,6 +135,11 @@ class SweepSpec:
             )
         if any(seed < 0 for seed in self.seeds):
             raise SpecError(f"seeds must be >= 0, got {self.seeds}")
+        if self.dp and self.train_size:
+            raise SpecError(
+                "train_size needs dp=False: DP-SGD clips the gradients of whole batches, not of "
+                "a training subset"
+            )
         if self.eval_every <= 0:
             raise SpecError(f"eval_every must be positive, got {self.eval_every}")
         if not 0.0 <= self.val_fraction < 1.0:
@@ -126,6 +148,28 @@ class SweepSpec:
             raise SpecError(f"n_examples must be positive, got {self.n_examples}")
         if self.boundary_grid < 0 or self.boundary_grid == 1:
             raise SpecError(f"boundary_grid must be 0 (off) or >= 2, got {self.boundary_grid}")
+
+    def _check_schedules(self) -> None:
+        unknown = [kind for kind in self.schedules if kind not in SCHEDULES]
+        if unknown:
+            raise SpecError(f"unknown schedules {unknown}; valid: {', '.join(SCHEDULES)}")
+        for name in sorted({n for numbers in SCHEDULE_NUMBERS.values() for n in numbers}):
+            values = getattr(self, name)
+            readers = [kind for kind in self.schedules if name in SCHEDULE_NUMBERS[kind]]
+            if values and not readers:  # a number no group reads would be recorded, not used
+                kinds = [kind for kind in SCHEDULES if name in SCHEDULE_NUMBERS[kind]]
+                raise SpecError(
+                    f"{name} is read by the schedules {kinds} only, and schedules="
+                    f"{list(self.schedules)} has none of them: add one (--set "
+                    f"schedules={kinds[0]}) or leave {name} empty"
+                )
+            ignoring = [kind for kind in self.schedules if kind not in readers]
+            if len(values) > 1 and ignoring:  # that kind's members would repeat each other
+                raise SpecError(
+                    f"{name} has {len(values)} values but schedule {ignoring[0]!r} does not read "
+                    f"it: its members would repeat each other; sweep it in a spec of its own, or "
+                    f"give {name} one value"
+                )
 
 
 def to_config(spec: SweepSpec) -> dict[str, Any]:

@@ -24,7 +24,9 @@ from cs109nn.hyperparameters import Hyperparameters
 from cs109nn.models import objectives
 from cs109nn.models.model import Model, Params
 from cs109nn.train.optimizers import make_optimizer
+from cs109nn.train.schedules import learning_rate_schedule
 from cs109nn.train.setup import TrainSetup
+from cs109nn.train.subset import subset_weights
 
 
 class Arrays(NamedTuple):
@@ -58,18 +60,51 @@ def as_arrays(data: Dataset, dtype=None) -> Arrays:
 
 
 class Objective(NamedTuple):
-    """Per-example log-likelihoods [n] and accuracy (a scalar), both from logits."""
+    """Per example, from logits and labels: log-likelihoods [n] and whether the predicted
+    class is right, correct [n] (0/1). Every metric is a (weighted) mean of one of them."""
 
     log_likelihoods: Callable[[jax.Array, jax.Array], jax.Array]
-    accuracy: Callable[[jax.Array, jax.Array], jax.Array]
+    correct: Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def objective_for(model: Model) -> Objective:
+def objective_for(model) -> Objective:
     """The lecture's objective for the model's output: Bernoulli or categorical LL on logits."""
     return Objective(
         log_likelihoods=lambda logits, y: objectives.log_likelihoods(logits, y, model.output),
-        accuracy=lambda logits, y: objectives.accuracy(logits, y, model.output),
+        correct=lambda logits, y: (
+            objectives.predict(logits, model.output) == jnp.asarray(y).astype(jnp.int32)
+        ),
     )
+
+
+def weighted_mean(values: jax.Array, weights: jax.Array | None) -> jax.Array:
+    """Mean of ``values [n]``, or ``Σ wᵢ vᵢ / Σ wᵢ`` with ``weights [n]`` (a training subset)."""
+    values = jnp.asarray(values)
+    if values.dtype == jnp.bool_:  # correct [n]: the default float (float64 under x64)
+        values = values.astype(jnp.result_type(float))
+    if weights is None:
+        return jnp.mean(values)
+    weights = weights.astype(values.dtype)
+    return jnp.sum(weights * values) / jnp.sum(weights)
+
+
+def split_metrics(
+    apply: Callable, objective: Objective, data: Arrays, params: Params, weights: jax.Array
+) -> dict[str, jax.Array]:
+    """train_ll, train_acc over the member's training subset (``weights [n]``) and, for each
+    validation / test split present, its mean LL and accuracy over the whole split."""
+    logits = apply(params, data.x_train)
+    metrics = {
+        "train_ll": weighted_mean(objective.log_likelihoods(logits, data.y_train), weights),
+        "train_acc": weighted_mean(objective.correct(logits, data.y_train), weights),
+    }
+    for split in ("val", "test"):  # measured, never trained on
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if x is not None:
+            logits = apply(params, x)
+            metrics[f"{split}_ll"] = jnp.mean(objective.log_likelihoods(logits, y))
+            metrics[f"{split}_acc"] = weighted_mean(objective.correct(logits, y), None)
+    return metrics
 
 
 class MemberRun(NamedTuple):
@@ -86,12 +121,15 @@ class MemberKeys(NamedTuple):
     init: jax.Array
     shuffle: jax.Array
     noise: jax.Array
+    subset: jax.Array
 
 
 def split_member_key(key: jax.Array) -> MemberKeys:
-    """key -> (init, shuffle, noise) streams; each depends on the member's seed alone."""
-    init, shuffle, noise = jax.random.split(key, 3)
-    return MemberKeys(init, shuffle, noise)
+    """key -> (init, shuffle, noise, subset) streams; each depends on the member's seed alone.
+    (With partitionable threefry the first three are those of a split in three: adding the
+    subset stream changed no earlier result.)"""
+    init, shuffle, noise, subset = jax.random.split(key, 4)
+    return MemberKeys(init, shuffle, noise, subset)
 
 
 class StepCarry(NamedTuple):
@@ -145,12 +183,16 @@ def make_train(
     """Static set-up now, a pure ``train(data, key, hparams) -> MemberRun`` back.
 
     ``setup``: a :class:`TrainSetup`, or its fields as keyword ``options`` (steps, optimizer,
-    batch_size, eval_every, dp, dp_microbatch, gradient_statistics); ``objective``: default the
-    lecture's LL for the model's output. ``train`` takes ``data``: :class:`Arrays` (x_train
+    batch_size, eval_every, dp, dp_microbatch, gradient_statistics, schedule: the learning
+    rate's kind, its numbers in ``hparams``); ``objective``: default the lecture's LL for the
+    model's output. ``train`` takes ``data``: :class:`Arrays` (x_train
     [n, ...], y_train [n], optional test split; see :func:`as_arrays`), ``key``: the member's
     typed PRNG key, ``hparams``: :class:`~cs109nn.hyperparameters.Hyperparameters` of scalars.
-    The history has T = steps // eval_every columns, measured after steps eval_every,
-    2 eval_every, ..., steps: train_ll, train_acc (LL is the mean per example) and, with a
+    A member trains on its subset of ``hparams.train_size`` training examples (all of them by
+    default; see :mod:`cs109nn.train.subset`; not with ``dp``, whose per-example clipping takes
+    whole batches). The history has T = steps // eval_every columns, measured after steps
+    eval_every, 2 eval_every, ..., steps: train_ll, train_acc (over the member's training
+    subset; LL is the mean per example) and, with a
     validation / test split, val_ll, val_acc / test_ll, test_acc; ``gradient_statistics``
     adds the distribution of per-example gradient norms of the loss over the training set
     (grad_norm_mean, grad_norm_p50, grad_norm_p90) and the gradient noise scale B_simple
@@ -170,26 +212,27 @@ def make_train(
     def per_example_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
         return -objective.log_likelihoods(model.apply(params, x), y)  # we maximise LL
 
-    def mean_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        return jnp.mean(per_example_loss(params, x, y))
+    def mean_loss(params: Params, x: jax.Array, y: jax.Array, weights=None) -> jax.Array:
+        return weighted_mean(per_example_loss(params, x, y), weights)
 
-    def batch(data: Arrays, keys: MemberKeys, t: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def batch(data: Arrays, keys: MemberKeys, t: jax.Array, weights: jax.Array):
+        """(x, y, weights) of step t: the whole subset, or a minibatch drawn from it."""
         num_train = data.x_train.shape[0]  # static: shapes are known when tracing
         if setup.is_full_batch(num_train):
-            return data.x_train, data.y_train
-        # A fresh permutation per epoch from the member's own shuffle stream.
+            return data.x_train, data.y_train, weights
+        # A fresh permutation per epoch from the member's own shuffle stream, the subset's
+        # examples first (a stable sort: with the whole split as subset, the permutation
+        # itself); a subset smaller than a batch is one batch, padded with weight-0 examples.
         batch_size = setup.batch_size
-        epoch, position = jnp.divmod(t, num_train // batch_size)
+        subset_size = jnp.sum(weights).astype(jnp.int32)
+        epoch, position = jnp.divmod(t, jnp.maximum(subset_size // batch_size, 1))
         order = jax.random.permutation(jax.random.fold_in(keys.shuffle, epoch), num_train)
+        order = order[jnp.argsort(weights[order] == 0, stable=True)]
         index = lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
-        return data.x_train[index], data.y_train[index]
+        return data.x_train[index], data.y_train[index], weights[index]
 
-    def evaluate(data: Arrays, params: Params) -> dict[str, jax.Array]:
-        logits = model.apply(params, data.x_train)
-        metrics = {
-            "train_ll": jnp.mean(objective.log_likelihoods(logits, data.y_train)),
-            "train_acc": objective.accuracy(logits, data.y_train),
-        }
+    def evaluate(data: Arrays, params: Params, weights: jax.Array) -> dict[str, jax.Array]:
+        metrics = split_metrics(model.apply, objective, data, params, weights)
         if setup.gradient_statistics:
             norms = per_example_norms(per_example_loss, params, data.x_train, data.y_train)
             mean_grad = jax.grad(mean_loss)(params, data.x_train, data.y_train)
@@ -198,18 +241,17 @@ def make_train(
                 norms, jnp.asarray([0.5, 0.9], norms.dtype)
             )
             metrics["noise_scale"] = gradient_noise_scale_from_norms(norms, mean_grad).b_simple
-        for split in ("val", "test"):  # measured, never trained on
-            x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-            if x is not None:
-                logits = model.apply(params, x)
-                metrics[f"{split}_ll"] = jnp.mean(objective.log_likelihoods(logits, y))
-                metrics[f"{split}_acc"] = objective.accuracy(logits, y)
         return metrics
 
     def gradient(
-        params: Params, x: jax.Array, y: jax.Array, hparams: Hyperparameters, key: jax.Array
+        params: Params,
+        x: jax.Array,
+        y: jax.Array,
+        weights: jax.Array,
+        hparams: Hyperparameters,
+        key: jax.Array,
     ) -> Params:
-        if setup.dp:
+        if setup.dp:  # per-example clipping of the whole batch: no training subsets here
             return dp_gradient(
                 per_example_loss,
                 params,
@@ -222,19 +264,20 @@ def make_train(
             )
         # No loss value per step: evaluation measures LL; the step needs only its gradient
         # (value_and_grad costs a second pass of transcendentals).
-        return jax.grad(mean_loss)(params, x, y)
+        return jax.grad(mean_loss)(params, x, y, weights)
 
     def train(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberRun:
         keys = split_member_key(key)
+        weights = subset_weights(keys.subset, data.y_train, hparams.train_size, num_classes)
         params = model.init(keys.init, data.x_train[:1])
         params = jax.tree.map(lambda p: p * jnp.asarray(hparams.init_scale, p.dtype), params)
-        tx = make_optimizer(
-            setup.optimizer, hparams.learning_rate, hparams.momentum, hparams.weight_decay
-        )
+        # The schedule's kind is static, its numbers traced: a grid over them is one program.
+        learning_rate = learning_rate_schedule(setup.schedule, hparams, setup.steps)
+        tx = make_optimizer(setup.optimizer, learning_rate, hparams.momentum, hparams.weight_decay)
 
         def step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
-            x, y = batch(data, keys, t)
-            grads = gradient(carry.params, x, y, hparams, jax.random.fold_in(keys.noise, t))
+            x, y, w = batch(data, keys, t, weights)
+            grads = gradient(carry.params, x, y, w, hparams, jax.random.fold_in(keys.noise, t))
             updates, new_opt_state = tx.update(grads, carry.opt_state, carry.params)
             new_params = optax.apply_updates(carry.params, updates)
             running = carry.diverged_step < 0
@@ -253,7 +296,7 @@ def make_train(
                 ),
             ), None
 
-        initial = evaluate(data, params)
+        initial = evaluate(data, params, weights)
         uniform = -jnp.log(jnp.asarray(num_classes, initial["train_ll"].dtype))
         start_ll = jnp.where(jnp.isfinite(initial["train_ll"]), initial["train_ll"], uniform)
         ll_floor = LL_FLOOR_FACTOR * jnp.minimum(start_ll, uniform)
@@ -263,7 +306,7 @@ def make_train(
         ) -> tuple[IntervalCarry, dict[str, jax.Array]]:
             ts = (i * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
             stepped, _ = lax.scan(step, carry.step, ts)
-            metrics = evaluate(data, stepped.params)
+            metrics = evaluate(data, stepped.params, weights)
             out_of_bounds = ~(metrics["train_ll"] >= ll_floor)  # NaN included
             params = select(out_of_bounds, carry.healthy_params, stepped.params)
             metrics = select(out_of_bounds, carry.healthy_metrics, metrics)

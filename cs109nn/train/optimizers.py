@@ -2,7 +2,10 @@
 
 The lecture's gradient ascent on LL is plain SGD on the loss -mean LL (we maximise LL; optax
 minimises). ``optax.inject_hyperparams`` keeps learning rate, momentum and weight decay in the
-optimizer state as arrays, so a grid over them is vmapped, not recompiled.
+optimizer state as arrays, so a grid over them is vmapped, not recompiled. A learning rate may
+also be a schedule (``cs109nn.train.schedules``): inject_hyperparams evaluates it at every
+update's count, and decay is scaled by the scheduled rate as by a constant one (as optax's own
+``sgd(schedule)`` and ``adamw(schedule)`` scale it).
 """
 
 from __future__ import annotations
@@ -41,9 +44,13 @@ def check_optimizer(kind: str) -> None:
 
 
 def make_optimizer(
-    kind: str, learning_rate: jax.Array, momentum: jax.Array, weight_decay: jax.Array
+    kind: str,
+    learning_rate: jax.Array | optax.Schedule,
+    momentum: jax.Array,
+    weight_decay: jax.Array,
 ) -> optax.GradientTransformation:
-    """An optax transformation of ``kind`` with traced scalar hyperparameters."""
+    """An optax transformation of ``kind`` with traced scalar hyperparameters; the learning
+    rate a scalar or a schedule ``count -> scalar``."""
     check_optimizer(kind)
     return optax.inject_hyperparams(_FACTORIES[kind])(
         learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay

@@ -172,6 +172,11 @@ class Runner:
         key_data = np.asarray(jax.random.key_data(keys))
         num_members = key_data.shape[0]
         hp = member_hyperparameters(hparams, num_members, self.dtype)
+        if self.setup.dp and np.any(hp.train_size < arrays.x_train.shape[0]):
+            raise ConfigError(
+                "train_size below the training split's size needs dp=False: DP-SGD clips the "
+                "gradients of whole batches, not of a training subset"
+            )
         num_devices = self.mesh.devices.size
         per_device = ceil_div(num_members, num_devices)
         chunk = self.chunk_size or choose_chunk_size(
@@ -220,8 +225,8 @@ def make_runner(
 ) -> Runner:
     """A :class:`Runner` for ``model`` on ``data``: the set-up as a :class:`TrainSetup` or its
     fields as keyword ``options`` (steps, optimizer, batch_size, eval_every, dp, dp_microbatch,
-    gradient_statistics); chunk_size: members vectorised at once per device (None: chosen from
-    the model's size); devices: default all of ``jax.devices()``."""
+    gradient_statistics, schedule); chunk_size: members vectorised at once per device (None:
+    chosen from the model's size); devices: default all of ``jax.devices()``."""
     if setup is not None and options:
         raise TypeError(f"pass a TrainSetup or keyword options, not both; got {sorted(options)}")
     setup = TrainSetup(**options) if setup is None else setup

@@ -13,6 +13,7 @@ import numpy as np
 
 from cs109nn.errors import ConfigError
 from cs109nn.train.optimizers import check_optimizer
+from cs109nn.train.schedules import check_schedule
 
 FULL_BATCH = None
 
@@ -26,7 +27,8 @@ class TrainSetup:
     between evaluations (must divide ``steps``; None: once, at the end); dp: DP-SGD (clip each
     example's gradient to clip_norm, add noise); dp_microbatch: examples per chunk of the
     per-example gradient computation; gradient_statistics: per-example gradient norm quantiles
-    and the gradient noise scale at every evaluation.
+    and the gradient noise scale at every evaluation; schedule: the learning rate's kind, one
+    of ``cs109nn.train.schedules.SCHEDULES`` (its numbers are traced hyperparameters).
     """
 
     steps: int
@@ -36,9 +38,11 @@ class TrainSetup:
     dp: bool = False
     dp_microbatch: int | None = None
     gradient_statistics: bool = False
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         check_optimizer(self.optimizer)
+        check_schedule(self.schedule)
         if self.steps < 1:
             raise ConfigError(f"steps must be >= 1; got {self.steps}")
         if self.eval_every is None:

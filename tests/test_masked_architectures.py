@@ -1,0 +1,107 @@
+"""Architectures as a member axis (``cs109nn.models.masked``): a masked member computes, starts
+like and trains like a solo run of its own narrower (and shallower) MLP."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from cs109nn.models import model_from_spec
+
+FLOAT32_TOL = {"rtol": 2e-5, "atol": 2e-6}
+
+
+def pad_into(narrow: dict, wide_shapes: dict) -> dict:
+    """A narrow model's params inside the wide layout, zeros elsewhere; a layer the narrow
+    model lacks (beyond its depth) is all zeros."""
+    out = {}
+    for layer, leaves in wide_shapes["params"].items():
+        out[layer] = {}
+        for leaf, shape in leaves.items():
+            block = np.zeros(shape.shape, np.float32)
+            if layer in narrow["params"]:
+                value = np.asarray(narrow["params"][layer][leaf])
+                block[tuple(slice(0, n) for n in value.shape)] = value
+            out[layer][leaf] = jnp.asarray(block)
+    return {"params": out}
+
+
+def live_block(wide: dict, narrow_shapes: dict) -> dict:
+    """The wide params cut down to the narrow model's shapes."""
+    return {
+        "params": {
+            layer: {
+                leaf: np.asarray(wide["params"][layer][leaf])[
+                    tuple(slice(0, n) for n in shape.shape)
+                ]
+                for leaf, shape in leaves.items()
+            }
+            for layer, leaves in narrow_shapes["params"].items()
+        }
+    }
+
+
+def shapes(model, x):
+    return jax.eval_shape(model.init, jax.random.key(0), x[:1])
+
+
+@pytest.mark.parametrize(
+    "wide_spec,narrow_spec,width,depth,num_classes",
+    [
+        ("mlp:16x16:sigmoid", "mlp:5x5:sigmoid", 5, 2, 2),  # sigmoid(0) = 1/2: masked anyway
+        ("mlp:16x16x16:tanh", "mlp:7:tanh", 7, 1, 2),
+        ("softmax-mlp:12x12:relu", "softmax-mlp:3:relu", 3, 1, 4),
+        ("softmax-mlp:12x8:gelu", "softmax-mlp:8x8:gelu", 8, 2, 3),  # unequal widths
+    ],
+)
+def test_masked_member_computes_its_own_mlp(wide_spec, narrow_spec, width, depth, num_classes):
+    x = np.random.default_rng(0).normal(size=(30, 6)).astype(np.float32)
+    wide = model_from_spec(wide_spec, num_classes=num_classes)
+    narrow = model_from_spec(narrow_spec, num_classes=num_classes)
+    narrow_params = narrow.init(jax.random.key(1), x[:1])
+    member = wide.masked(width, depth)
+    padded = pad_into(narrow_params, shapes(wide, x))
+    np.testing.assert_allclose(
+        member.apply(padded, x), narrow.apply(narrow_params, x), **FLOAT32_TOL
+    )
+
+
+def test_member_init_zeroes_what_is_not_live_and_matches_the_narrow_distribution():
+    """Across 400 members' draws, each live block of a (width 4, depth 2) member inside
+    mlp:32x32x32 has the variance the solo mlp:4x4 initialiser gives it: the fan-in is the
+    member's own (4), not the padded 32. Tolerance: a two-sided F-test on the pooled entries at
+    level 1e-3 (a wrong fan-in changes the variance 8-fold)."""
+    x = np.zeros((1, 6), np.float32)
+    wide = model_from_spec("mlp:32x32x32:relu:he").masked(4, 2)
+    narrow = model_from_spec("mlp:4x4:relu:he")
+    keys = jax.random.split(jax.random.key(0), 400)
+    wide_draws = jax.vmap(lambda k: wide.init(k, x))(keys)
+    narrow_draws = jax.vmap(lambda k: narrow.init(k, x))(jax.random.split(jax.random.key(9), 400))
+    for layer in ("hidden_0", "hidden_1", "output"):
+        kernel = np.asarray(wide_draws["params"][layer]["kernel"])
+        solo = np.asarray(narrow_draws["params"][layer]["kernel"])
+        live = kernel[:, : solo.shape[1], : solo.shape[2]]
+        assert np.count_nonzero(kernel) == np.count_nonzero(live)  # nothing else is live
+        f = np.var(live) / np.var(solo)
+        dof = (live.size - 1, solo.size - 1)
+        p = 2 * min(stats.f.cdf(f, *dof), stats.f.sf(f, *dof))
+        assert p > 1e-3, (layer, f)
+    # beyond its depth: the third hidden layer is not the member's, all zero
+    assert np.count_nonzero(np.asarray(wide_draws["params"]["hidden_2"]["kernel"])) == 0
+
+
+def test_refusals_name_the_model_and_the_value():
+    from cs109nn.errors import ConfigError
+    from cs109nn.models.masked import check_architecture
+
+    wide = model_from_spec("mlp:16x8:relu")
+    with pytest.raises(ConfigError, match="exceeds model 'mlp:16x8:relu'"):
+        check_architecture(wide, np.array([32.0]), np.array([np.inf]))
+    with pytest.raises(ConfigError, match="needs equal hidden widths"):
+        check_architecture(wide, np.array([4.0]), np.array([1.0]))
+    with pytest.raises(ConfigError, match="no width/depth member axis"):
+        check_architecture(model_from_spec("logreg"), np.array([4.0]), np.array([np.inf]))
+    assert model_from_spec("mlp:8:relu:orthogonal").masked is None
