@@ -32,6 +32,10 @@ class Hyperparameters(NamedTuple):
     share of the run spent warming up linearly from 0 to learning_rate, the cosine's end value
     as a share of learning_rate, the factor exponential and step decay multiply by, and the
     share of the run between two such multiplications. learning_rate is the schedule's peak.
+    width / depth: the member's own architecture inside a width-maskable model (an MLP spec, the
+    widest of the grid): live units per hidden layer (capped at each layer's width) and hidden
+    layers (``cs109nn.models.masked``; needs ``TrainSetup.architectures``); inf (the default):
+    the model's own.
     """
 
     learning_rate: float = 0.1
@@ -45,6 +49,8 @@ class Hyperparameters(NamedTuple):
     final_fraction: float = 0.0
     decay_rate: float = 1.0
     decay_interval: float = 1.0
+    width: float = math.inf
+    depth: float = math.inf
 
 
 HPARAM_NAMES: tuple[str, ...] = Hyperparameters._fields
@@ -90,6 +96,8 @@ RANGES: dict[str, Range] = {
     "final_fraction": Range(0.0, 1.0, True, True),
     "decay_rate": Range(0.0, 1.0, False, True),
     "decay_interval": Range(0.0, 1.0, False, True),
+    "width": Range(1.0, math.inf, True, True),
+    "depth": Range(1.0, math.inf, True, True),
 }
 
 

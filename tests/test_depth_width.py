@@ -3,6 +3,7 @@ and one cell's number against pandas on results.csv."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from cs109nn.report import write_report
 from cs109nn.report.depth_width_figure import (
+    config_architecture,
     depth_width_cells,
     depth_width_figures,
     parse_mlp_spec,
@@ -35,8 +37,24 @@ def test_parse_mlp_spec() -> None:
 def test_full_config_is_the_grid() -> None:
     spec = load_experiment(EXPERIMENT)
     assert spec.datasets == ("spirals", "digits")
-    cells = {parse_mlp_spec(m)[1:] for m in spec.models}
+    # one group per depth at the widest width; the widths are masked members
+    cells = {
+        config_architecture({"model": m, "width": w, "depth": math.inf})[1:]
+        for m in spec.models
+        for w in spec.width
+    }
     assert cells == {(d, w) for d in (1, 2, 3) for w in (4, 16, 64)}
+    assert {parse_mlp_spec(m)[2] for m in spec.models} == {64}
+
+
+def test_config_architecture_reads_a_members_own_width_and_depth() -> None:
+    assert config_architecture({"model": "mlp:64x64x64:relu", "width": 16.0, "depth": 2.0}) == (
+        "mlp:*:relu",
+        2,
+        16,
+    )
+    assert config_architecture({"model": "mlp:64x16", "width": 8.0}) == ("mlp:*", 2, 8)
+    assert config_architecture({"model": "mlp:64x16", "width": math.inf}) is None
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +67,8 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "eval_every=10",
             "n_examples=120",
             "learning_rate=0.01,0.03",
-            "models=softmax-mlp:4:relu,softmax-mlp:4x4:relu,softmax-mlp:16:relu",
+            "models=softmax-mlp:16:relu,softmax-mlp:16x16:relu",
+            "width=4,16",
         ],
     )
     return run_sweep(spec, tmp_path_factory.mktemp("depth_width"))
@@ -63,10 +82,12 @@ def test_figure_per_dataset_and_a_cell_against_pandas(small_run: Path, tmp_path:
     for path in paths:
         assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5_000
 
-    # Independently: for depth 2, width 4 on digits, the learning rate with the best mean
-    # validation accuracy over (non-diverged) seeds, and its mean test accuracy.
+    # Independently: for depth 2, width 4 on digits (members of width 4 in the 16x16 group),
+    # the learning rate with the best mean validation accuracy over (non-diverged) seeds, and
+    # its mean test accuracy.
     table = pd.read_csv(small_run / "results.csv")
-    model = table[(table.dataset == "digits") & (table.model == "softmax-mlp:4x4:relu")]
+    model = table[(table.dataset == "digits") & (table.model == "softmax-mlp:16x16:relu")]
+    model = model[model.width == 4]
     model = model[~model.diverged.astype(bool)]
     by_lr = model.groupby("learning_rate")[["final_val_acc", "final_val_ll", "final_test_acc"]]
     means = by_lr.mean().sort_values(["final_val_acc", "final_val_ll"], ascending=False)
@@ -82,6 +103,7 @@ def test_figure_per_dataset_and_a_cell_against_pandas(small_run: Path, tmp_path:
         (1, 4),
         (2, 4),
         (1, 16),
+        (2, 16),
     }
 
 
@@ -90,6 +112,6 @@ def test_report_names_every_config_and_opens_with_the_claim(small_run: Path) -> 
     assert "**Claim tested:** A bigger network can learn a more complex function" in report
     for dataset in ("spirals", "digits"):
         line = next(x for x in report.splitlines() if x.startswith(f"- {dataset}: "))
-        for model in ("softmax-mlp:4:relu", "softmax-mlp:4x4:relu", "softmax-mlp:16:relu"):
+        for model in ("softmax-mlp:16:relu width 4", "softmax-mlp:16x16:relu width 16"):
             assert model in line
         assert f"figures/depth_width_{dataset}.png" in report

@@ -105,3 +105,136 @@ def test_refusals_name_the_model_and_the_value():
     with pytest.raises(ConfigError, match="no width/depth member axis"):
         check_architecture(model_from_spec("logreg"), np.array([4.0]), np.array([np.inf]))
     assert model_from_spec("mlp:8:relu:orthogonal").masked is None
+
+
+# --- the engine: masked members train as solo runs of their own architecture -----------------
+
+ARCHITECTURES = [(3, 1), (5, 1), (3, 2), (8, 2)]  # (width, depth) inside a 8x8 MLP
+
+
+def started_from(model, params):
+    """``model`` that starts from ``params`` whatever its key (to compare runs from one start)."""
+    return model._replace(init=lambda key, x: params)
+
+
+def masked_started_from(wide, starts: dict):
+    """``wide`` whose member of (width, depth) starts from ``starts[(width, depth)]`` (wide
+    layout), selected with the traced width and depth."""
+
+    def masked(width, depth):
+        member = wide.masked(width, depth)
+
+        def init(key, x):
+            chosen = None
+            for (w, d), params in starts.items():
+                here = (width == w) & (depth == d)
+                chosen = (
+                    params
+                    if chosen is None
+                    else jax.tree.map(lambda a, b, here=here: jnp.where(here, a, b), params, chosen)
+                )
+            return chosen
+
+        return member._replace(init=init)
+
+    return wide._replace(masked=masked)
+
+
+@pytest.mark.parametrize(
+    "head,optimizer,weight_decay,batch_size",
+    [
+        ("mlp", "sgd", 0.0, None),
+        ("mlp", "momentum", 1e-2, None),
+        ("softmax-mlp", "adam", 0.0, 16),
+        ("softmax-mlp", "adam", 1e-2, None),
+    ],
+)
+def test_masked_members_train_as_solo_runs_of_their_architecture(
+    head, optimizer, weight_decay, batch_size
+):
+    from cs109nn.data import Dataset
+    from cs109nn.train import make_runner, member_keys
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(70, 4)).astype(np.float32)
+    y = (np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] > 0).astype(np.int32)
+    num_classes = 2
+    data = Dataset("toy", x[:50], y[:50], x[50:], y[50:], ("a", "b", "c", "d"))
+    wide = model_from_spec(f"{head}:8x8:tanh", num_classes=num_classes)
+    wide_shapes = shapes(wide, x)
+    solos, starts = {}, {}
+    for width, depth in ARCHITECTURES:
+        narrow = model_from_spec(f"{head}:{'x'.join([str(width)] * depth)}:tanh")
+        start = narrow.init(jax.random.key(width * 10 + depth), x[:1])
+        solos[(width, depth)] = (narrow, start)
+        starts[(width, depth)] = pad_into(start, wide_shapes)
+    options = dict(optimizer=optimizer, steps=30, eval_every=10, batch_size=batch_size)
+    lr = 0.05 if optimizer == "adam" else 0.3
+    hparams = {
+        "learning_rate": lr,
+        "weight_decay": weight_decay,
+        "width": [w for w, _ in ARCHITECTURES],
+        "depth": [d for _, d in ARCHITECTURES],
+    }
+    seeds = list(range(len(ARCHITECTURES)))
+    together = make_runner(masked_started_from(wide, starts), data, architectures=True, **options)(
+        member_keys(seeds), hparams
+    )
+    for i, (width, depth) in enumerate(ARCHITECTURES):
+        narrow, start = solos[(width, depth)]
+        solo = make_runner(started_from(narrow, start), data, **options)(
+            member_keys([seeds[i]]), {"learning_rate": lr, "weight_decay": weight_decay}
+        )
+        for name in together.history:
+            np.testing.assert_allclose(
+                together.history[name][i],
+                solo.history[name][0],
+                rtol=1e-4,
+                atol=1e-5,
+                err_msg=f"{name} of width {width}, depth {depth}",
+            )
+        member_params = jax.tree.map(lambda a, i=i: a[i], together.params)
+        live = live_block(member_params, shapes(narrow, x))
+        solo_params = jax.tree.map(lambda a: a[0], solo.params)
+        for a, b in zip(jax.tree.leaves(live), jax.tree.leaves(solo_params), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        # and nothing outside the member's architecture moved from zero
+        for layer, leaves in member_params["params"].items():
+            for leaf, value in leaves.items():
+                outside = np.array(value)
+                if layer in live["params"]:
+                    block = live["params"][layer][leaf].shape
+                    outside[tuple(slice(0, n) for n in block)] = 0.0
+                assert not outside.any(), (layer, leaf, width, depth)
+
+
+def test_a_width_by_depth_by_schedule_grid_is_one_compile(count_compiles, tmp_path):
+    import pandas as pd
+
+    from cs109nn.sweep import SweepSpec, run_sweep
+
+    spec = SweepSpec(
+        name="grid",
+        datasets=("spirals",),
+        models=("mlp:16x16:relu",),
+        optimizers=("momentum",),
+        steps=(20,),
+        seeds=(0, 1),
+        learning_rate=(0.1, 0.3),
+        schedules=("warmup_cosine",),
+        warmup_fraction=(0.0, 0.2),
+        width=(2, 4, 16),
+        depth=(1, 2),
+        eval_every=10,
+        n_examples=80,
+    )
+    with count_compiles() as compiles:
+        run_sweep(spec, tmp_path / "run")
+    assert compiles.programs == 1
+    table = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert len(table) == 2 * 2 * 2 * 3 * 2  # seeds x learning rates x warm-ups x widths x depths
+    assert set(table.warmup_fraction) == {0.0, 0.2} and set(table.schedule) == {"warmup_cosine"}
+    # live parameters: 2 inputs, w units per layer, d layers, 1 logit
+    for row in table.itertuples():
+        w, d = int(row.width), int(row.depth)
+        assert row.num_params == (2 * w + w) + (d - 1) * (w * w + w) + (w + 1)

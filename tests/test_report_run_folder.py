@@ -56,8 +56,9 @@ COLUMNS = results_columns(with_test=True)
 HYPERPARAMETERS = {"momentum": 0.0, "weight_decay": 0.0, "init_scale": 1.0}
 HYPERPARAMETERS |= {"clip_norm": float("inf"), "noise_multiplier": 0.0, "train_size": float("inf")}
 HYPERPARAMETERS |= {"warmup_fraction": 0.0, "final_fraction": 0.0, "decay_rate": 1.0}
-HYPERPARAMETERS |= {"decay_interval": 1.0}
+HYPERPARAMETERS |= {"decay_interval": 1.0, "width": float("inf"), "depth": float("inf")}
 EVAL_STEPS = np.arange(0, 101, 10)
+NUM_PARAMS = {"logreg": 65, "mlp": 2400}  # per member: a whole number the sweep writes
 
 
 def _accuracy(dataset: str, model: str, lr: float, seed: int) -> tuple[float, float]:
@@ -161,6 +162,7 @@ def write_synthetic_run(run_dir: Path) -> list[dict]:
                         "seed": seed,
                         "learning_rate": lr,
                         **HYPERPARAMETERS,
+                        "num_params": NUM_PARAMS[model],
                         "final_val_ll": None,
                         "final_val_acc": None,
                         "final_test_ll": None,

@@ -242,6 +242,7 @@ def test_pandas_reads_results_csv_in_one_line_with_proper_types(reference):
         run_folder.CONFIG_COLUMNS
         + run_folder.MEMBER_COLUMNS
         + tuple(HPARAM_NAMES)
+        + ("num_params",)
         + run_folder.TRAIN_METRICS
         + run_folder.VAL_METRICS
         + run_folder.TEST_METRICS
@@ -249,7 +250,7 @@ def test_pandas_reads_results_csv_in_one_line_with_proper_types(reference):
         + run_folder.TIMING_COLUMNS
     )
     assert table["diverged"].dtype == bool
-    for column in ("steps", "batch_size", "member", "seed", "diverged_step"):
+    for column in ("steps", "batch_size", "member", "seed", "num_params", "diverged_step"):
         assert pd.api.types.is_integer_dtype(table[column]), column
     metrics = (*run_folder.TRAIN_METRICS, *run_folder.VAL_METRICS, *run_folder.TEST_METRICS)
     for column in (*HPARAM_NAMES, *metrics):

@@ -135,6 +135,8 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "final_fraction": [],
         "decay_rate": [],
         "decay_interval": [],
+        "width": [],
+        "depth": [],
         "eval_every": 10,
         "dp": False,
         "data_dir": None,

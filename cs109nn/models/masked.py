@@ -187,3 +187,21 @@ def check_architecture(model: Model, widths: np.ndarray, depths: np.ndarray) -> 
                 f"a depth below {len(hidden)} needs equal hidden widths (the skipped layers "
                 f"act as the identity); model {model.name!r} has widths {hidden}"
             )
+
+
+def map_members(
+    model: Model,
+    fn: Callable[[Callable, Params], jax.Array],
+    params: Params,
+    architecture: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    """``fn(apply, member_params)`` for every member of ``params`` (leaves ``[M, ...]``), jitted
+    and vmapped: ``apply`` is ``model.apply``, or with ``architecture`` (widths ``[M]``, depths
+    ``[M]``) each member's own ``model.masked(width, depth).apply``. What the sweep uses to
+    compute a group's figure arrays (boundary grids, test predictions) from its members."""
+    if architecture is None:
+        return jax.jit(jax.vmap(lambda p: fn(model.apply, p)))(params)
+    widths, depths = (jnp.asarray(a, jnp.float32) for a in architecture)
+    return jax.jit(jax.vmap(lambda p, w, d: fn(model.masked(w, d).apply, p)))(
+        params, widths, depths
+    )

@@ -10,7 +10,7 @@ asks:
 - rows varying ``noise_multiplier`` (DP-SGD): the non-private member, then each clip norm at
   the smallest and largest noise;
 - otherwise: each model's selected config, best first (at most ``MAX_MODELS``: the best ones
-  and the worst).
+  and the worst); a member's own width and depth, where they vary, are part of its model.
 """
 
 from __future__ import annotations
@@ -108,18 +108,21 @@ def measured_sentence(
         parts = []
         baseline = points.get((math.inf, 0.0))
         if baseline is not None:
-            parts.append(f"non-private {figure(baseline.test)}")
+            parts.append(f"non-private {figure(baseline.test, n_test)}")
         for clip in sorted({c for c, _ in points if math.isfinite(c)}):
             sigmas = sorted(s for c, s in points if c == clip)
             ends = [sigmas[0], sigmas[-1]] if len(sigmas) > 1 else sigmas
             parts.append(
                 f"C = {clip:g}: "
-                + ", ".join(f"σ = {s:g} {figure(points[(clip, s)].test)}" for s in ends)
+                + ", ".join(f"σ = {s:g} {figure(points[(clip, s)].test, n_test)}" for s in ends)
             )
         return "; ".join(parts)
+    # a member's own architecture (the width / depth member axes) is part of its model
+    own = [axis for axis in ("width", "depth") if len({r.get(axis) for r in rows}) > 1]
     by_model: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        by_model.setdefault(str(row.get("model")), []).append(row)
+        label = str(row.get("model")) + "".join(f" {axis} {row[axis]:g}" for axis in own)
+        by_model.setdefault(label, []).append(row)
     chosen = [
         (
             model,
@@ -131,7 +134,7 @@ def measured_sentence(
     ]
     chosen.sort(key=lambda item: -item[1].mean if item[1].n else math.inf)
     shown = chosen if len(chosen) <= MAX_MODELS else chosen[: MAX_MODELS - 1] + chosen[-1:]
-    text = " vs ".join(f"{model} {figure(test)}" for model, test in shown)
+    text = " vs ".join(f"{model} {figure(test, n_test)}" for model, test in shown)
     if len(shown) < len(chosen):
         text += f" (the best {MAX_MODELS - 1} of {len(chosen)} models, and the worst)"
     return text

@@ -3,7 +3,9 @@
 For every data set whose models include MLPs of equal hidden widths (``mlp:WxWx...:ACT`` or
 ``softmax-mlp:WxWx...:ACT``) at two or more depths or widths: rows are depth (number of hidden
 layers), columns are width (units per layer), one panel per family of such models (the same
-output and activation, e.g. ``softmax-mlp:*:relu``). Each cell takes that model's best config
+output and activation, e.g. ``softmax-mlp:*:relu``). A config's cell is its model's depth and
+width, or -- for members with their own architecture (the ``width`` / ``depth`` member axes,
+``cs109nn.models.masked``) -- the member's. Each cell takes that cell's best config
 by the report's selection rule (:mod:`cs109nn.report.ranking`: mean validation accuracy over
 seeds, never test) and shows its mean TEST accuracy over the non-diverged seeds, coloured, with
 the t-interval across seeds and the selected learning rate written in the cell. Specs with
@@ -61,21 +63,45 @@ def parse_mlp_spec(model: Any) -> tuple[str, int, int] | None:
     return family, len(widths), widths[0]
 
 
+def config_architecture(config: Mapping[str, Any]) -> tuple[str, int, int] | None:
+    """``(family, depth, width)`` of a config: its model spec's (:func:`parse_mlp_spec`), with
+    the config's own finite ``width`` / ``depth`` (a masked member's) in their place; None
+    when the member's live widths are not all equal."""
+    match = _MLP_SPEC.match(str(config.get("model")))
+    if match is None:
+        return None
+    widths = [int(w) for w in match["widths"].split("x")]
+    depth = _finite(config.get("depth"))
+    width = _finite(config.get("width"))
+    if depth is not None:
+        widths = widths[: int(depth)]
+    if width is not None:
+        widths = [min(int(width), w) for w in widths]
+    if len(set(widths)) != 1:
+        return None
+    rest = match["rest"]
+    family = f"{match['head']}:*" + (f":{rest}" if rest else "")
+    return family, len(widths), widths[0]
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
 def depth_width_cells(
     ranking: Sequence[ConfigSummary], confidence: float = 0.95
 ) -> dict[str, dict[tuple[int, int], Cell]]:
     """Family -> (depth, width) -> :class:`Cell`, for the families of ``ranking`` (one data
     set's configs, best first) with at least two depths or two widths."""
-    selected: dict[str, ConfigSummary] = {}
-    for summary in ranking:  # best first: the first config seen of a model is its selection
-        model = dict(summary.config).get("model")
-        if parse_mlp_spec(model) is not None and model not in selected:
-            selected[model] = summary
+    selected: dict[tuple[str, int, int], ConfigSummary] = {}
+    for summary in ranking:  # best first: the first config seen of a cell is its selection
+        cell = config_architecture(dict(summary.config))
+        if cell is not None and cell not in selected:
+            selected[cell] = summary
     families: dict[str, dict[tuple[int, int], Cell]] = {}
-    for model, summary in selected.items():
-        family, depth, width = parse_mlp_spec(model)  # type: ignore[misc]
+    for (family, depth, width), summary in selected.items():
         families.setdefault(family, {})[(depth, width)] = Cell(
-            model=model,
+            model=str(dict(summary.config).get("model")),
             selected=summary,
             test=reported_interval(summary, TEST_METRIC, confidence),
             n_diverged=summary.n_diverged,

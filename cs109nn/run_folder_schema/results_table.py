@@ -24,8 +24,8 @@ CURVE_METRICS = ("train_ll", "train_acc", "val_ll", "val_acc", "test_ll", "test_
 
 
 class Column(NamedTuple):
-    """One column of results.csv. ``kind``: config, member, hparam, train_metric, val_metric,
-    test_metric, divergence or timing."""
+    """One column of results.csv. ``kind``: config, member, hparam, size, train_metric,
+    val_metric, test_metric, divergence or timing."""
 
     name: str
     type: type  # str, int, float or bool
@@ -46,6 +46,9 @@ COLUMNS: tuple[Column, ...] = (
     *_columns("config", int, ("steps", "batch_size")),
     *_columns("member", int, ("member", "seed")),
     *_columns("hparam", float, HPARAM_NAMES),
+    # the member's own model's parameters (the live ones of its width and depth): derived
+    # from the config, so not part of it
+    Column("num_params", int, "size"),
     *_columns("train_metric", float, [f"final_{m}" for m in CURVE_METRICS[:2]]),
     *_columns("val_metric", float, [f"final_{m}" for m in CURVE_METRICS[2:4]]),
     *_columns("test_metric", float, [f"final_{m}" for m in CURVE_METRICS[4:]]),

@@ -21,6 +21,7 @@ import numpy as np
 from cs109nn.data import Dataset
 from cs109nn.errors import ConfigError
 from cs109nn.models import Model
+from cs109nn.models.masked import map_members
 
 PAD = 0.1  # share of the training range added on each side of the grid
 
@@ -45,22 +46,25 @@ def grid_axes(x_train: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def boundary_arrays(model: Model, params, data: Dataset, grid: int) -> dict[str, np.ndarray]:
+def boundary_arrays(
+    model: Model, params, data: Dataset, grid: int, architecture=None
+) -> dict[str, np.ndarray]:
     """The boundary file's arrays (see the module docstring) for ``params`` with leaves
-    [M, ...]: one member's ``model.apply`` mapped over the members."""
+    [M, ...]: one member's ``model.apply`` mapped over the members (each member's own width
+    and depth with ``architecture``: widths [M], depths [M]; see ``map_members``)."""
     check_boundary_data(data, model.num_classes)
     x_train = np.asarray(data.x_train, dtype=np.float32)
     xs, ys = grid_axes(x_train, grid)
     gx, gy = np.meshgrid(xs, ys)  # [G, G]: row i is ys[i], column j is xs[j]
     points = jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
 
-    def probability(member_params):
-        logits = model.apply(member_params, points)
+    def probability(apply, member_params):
+        logits = apply(member_params, points)
         if model.output == "binary":
             return jax.nn.sigmoid(logits)
         return jax.nn.softmax(logits, axis=-1)[:, 1]
 
-    members = jax.jit(jax.vmap(probability))(params)
+    members = map_members(model, probability, params, architecture)
     return {
         "xs": xs,
         "ys": ys,

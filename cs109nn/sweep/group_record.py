@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from cs109nn import run_folder_schema as schema
 from cs109nn.data import Dataset
 from cs109nn.hyperparameters import member_hyperparameters
 from cs109nn.models import Model
+from cs109nn.models.masked import live_parameter_count
 from cs109nn.run_folder_schema.files import boundaries_path, predictions_path
 from cs109nn.sweep import run_folder
 from cs109nn.sweep.boundaries import boundary_arrays
@@ -49,6 +51,9 @@ def write_group(
     the rows' in ``manifest`` (written), then its rows (added to ``rows``, and results.csv
     rewritten from them)."""
     members = member_arrays(plan, result)
+    architecture = None
+    if group.setup is not None and group.setup.architectures:
+        architecture = (members["width"], members["depth"])
     schema.write_curves(run_dir, group.group_id, result.eval_steps, result.history, members)
     record = {"curves_sha256": schema.file_digest(schema.curves_path(run_dir, group.group_id))}
     if save_params:
@@ -59,17 +64,19 @@ def write_group(
         if model is None or data is None:
             raise ValueError("boundary_grid needs the group's model and data")
         path = boundaries_path(run_dir, group.group_id)
-        schema.write_arrays(path, boundary_arrays(model, result.params, data, boundary_grid))
+        grids = boundary_arrays(model, result.params, data, boundary_grid, architecture)
+        schema.write_arrays(path, grids)
         record["boundaries_sha256"] = schema.file_digest(path)
     if save_predictions:
         if model is None or data is None:
             raise ValueError("save_predictions needs the group's model and data")
         path = predictions_path(run_dir, group.group_id)
-        schema.write_arrays(path, prediction_arrays(model, result.params, data))
+        schema.write_arrays(path, prediction_arrays(model, result.params, data, architecture))
         record["predictions_sha256"] = schema.file_digest(path)
     per_member = {
         "member": np.arange(len(plan.members)),
         **members,
+        "num_params": member_parameter_counts(model, result.params, data, architecture),
         **{f"final_{name}": value for name, value in result.final.items()},
     }
     per_group = {
@@ -108,3 +115,24 @@ def member_arrays(plan: Plan, result: TrainResult) -> dict[str, np.ndarray]:
         "diverged": result.diverged,
         "diverged_step": result.diverged_step,
     }
+
+
+def member_parameter_counts(
+    model, params, data: Dataset | None, architecture: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray:
+    """[M] parameters of each member's own model: the live ones of its width and depth in an
+    ``architecture`` group (``live_parameter_count``), else every parameter of its pytree."""
+    leaves = jax.tree.leaves(params)
+    num_members = int(np.shape(leaves[0])[0]) if leaves else 0
+    total = sum(int(np.prod(np.shape(leaf)[1:])) for leaf in leaves)
+    if architecture is None or model is None or data is None:
+        return np.full(num_members, total, dtype=np.int64)
+    features = int(np.prod(np.shape(data.x_train)[1:]))
+    outputs = 1 if model.output == "binary" else model.num_classes
+    return np.array(
+        [
+            live_parameter_count(model.hidden, features, outputs, float(w), float(d))
+            for w, d in zip(*architecture, strict=True)
+        ],
+        dtype=np.int64,
+    )

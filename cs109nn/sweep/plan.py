@@ -136,6 +136,7 @@ def _setup(
             batch_size=batch_size,
             eval_every=spec.eval_every,
             dp=spec.dp,
+            architectures=bool(spec.width or spec.depth),
         )
     except ValueError as error:  # checked now: before a run folder or a compile exists
         raise SpecError(str(error)) from None

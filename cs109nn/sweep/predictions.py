@@ -39,6 +39,7 @@ from flax import linen as nn
 from cs109nn.data import Dataset
 from cs109nn.data.digits import digit_class_names
 from cs109nn.models import Model, Params, predict
+from cs109nn.models.masked import map_members
 from cs109nn.sweep.spec import SpecError
 
 
@@ -115,23 +116,26 @@ def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
     return tree
 
 
-def prediction_arrays(model: Model, params: Params, data: Dataset) -> dict[str, np.ndarray]:
+def prediction_arrays(
+    model: Model, params: Params, data: Dataset, architecture=None
+) -> dict[str, np.ndarray]:
     """The predictions file's arrays (see the module docstring) for ``params`` with leaves
-    [M, ...]: one member's ``model.apply`` on the test split, mapped over the members."""
+    [M, ...]: one member's ``model.apply`` on the test split, mapped over the members (each
+    member's own width and depth with ``architecture``; see ``map_members``)."""
     check_prediction_data(data)
     x_test = np.asarray(data.x_test, dtype=np.float32)
     feature_shape = tuple(x_test.shape[1:])
     x = jnp.asarray(x_test)
 
-    def member_predictions(member_params):
-        logits = model.apply(member_params, x)
+    def member_predictions(apply, member_params):
+        logits = apply(member_params, x)
         predicted = predict(logits, model.output)
         if model.output == "binary":
             p_one = jax.nn.sigmoid(logits)
             return predicted, jnp.where(predicted == 1, p_one, 1.0 - p_one)
         return predicted, jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)
 
-    predicted, probability = jax.jit(jax.vmap(member_predictions))(params)
+    predicted, probability = map_members(model, member_predictions, params, architecture)
     arrays = {
         "test_predicted": np.asarray(predicted, dtype=np.int32),
         "test_probability": np.asarray(probability, dtype=np.float32),

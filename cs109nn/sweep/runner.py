@@ -26,6 +26,7 @@ from cs109nn.data import Dataset, check_dataset, load_dataset
 from cs109nn.errors import ConfigError
 from cs109nn.lecture.inputs import DataError
 from cs109nn.models import model_from_spec
+from cs109nn.models.masked import check_architecture
 from cs109nn.sweep.boundaries import check_boundary_data
 from cs109nn.sweep.distributed import is_writer, share_done_groups
 from cs109nn.sweep.folder_lock import locked_run_folder
@@ -99,6 +100,12 @@ def run_sweep(
                 check_binary_features(datasets[group.dataset])
         else:
             _check_builds(model, datasets[group.dataset], group.model)
+            if group.setup.architectures:  # every member's width and depth fit the model
+                grid = [np.asarray(getattr(spec, axis) or [np.inf]) for axis in ("width", "depth")]
+                try:
+                    check_architecture(model, *grid)
+                except ConfigError as error:
+                    raise SpecError(str(error)) from None
         if spec.boundary_grid:
             try:
                 check_boundary_data(datasets[group.dataset], model.num_classes)

@@ -80,6 +80,10 @@ class SweepSpec:
     final_fraction: tuple[float, ...] = ()
     decay_rate: tuple[float, ...] = ()
     decay_interval: tuple[float, ...] = ()
+    # architectures as a member axis: hidden widths / depths inside each model (an MLP spec,
+    # the widest of the grid), masked (``cs109nn.models.masked``): one program for all
+    width: tuple[float, ...] = ()
+    depth: tuple[float, ...] = ()
     # shared by every group
     eval_every: int = 10
     dp: bool = False  # DP-SGD: clip per-example gradients to clip_norm, add noise

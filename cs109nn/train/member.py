@@ -9,6 +9,7 @@ is one such caller: it vmaps it over members and shards it over devices.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -209,11 +210,13 @@ def make_train(
     eval_every = setup.eval_every
     num_classes = model.num_classes  # K of the model's head (2 for a binary one)
 
-    def per_example_loss(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-        return -objective.log_likelihoods(model.apply(params, x), y)  # we maximise LL
+    # ``member``: the model the member runs -- ``model`` itself, or with ``architectures`` the
+    # model of the member's own (traced) width and depth inside it (``Model.masked``).
+    def per_example_loss(member: Model, params: Params, x: jax.Array, y: jax.Array):
+        return -objective.log_likelihoods(member.apply(params, x), y)  # we maximise LL
 
-    def mean_loss(params: Params, x: jax.Array, y: jax.Array, weights=None) -> jax.Array:
-        return weighted_mean(per_example_loss(params, x, y), weights)
+    def mean_loss(member: Model, params: Params, x: jax.Array, y: jax.Array, weights=None):
+        return weighted_mean(per_example_loss(member, params, x, y), weights)
 
     def batch(data: Arrays, keys: MemberKeys, t: jax.Array, weights: jax.Array):
         """(x, y, weights) of step t: the whole subset, or a minibatch drawn from it."""
@@ -231,11 +234,16 @@ def make_train(
         index = lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
         return data.x_train[index], data.y_train[index], weights[index]
 
-    def evaluate(data: Arrays, params: Params, weights: jax.Array) -> dict[str, jax.Array]:
-        metrics = split_metrics(model.apply, objective, data, params, weights)
+    def evaluate(
+        member: Model, data: Arrays, params: Params, weights: jax.Array
+    ) -> dict[str, jax.Array]:
+        metrics = split_metrics(member.apply, objective, data, params, weights)
         if setup.gradient_statistics:
-            norms = per_example_norms(per_example_loss, params, data.x_train, data.y_train)
-            mean_grad = jax.grad(mean_loss)(params, data.x_train, data.y_train)
+            loss = functools.partial(per_example_loss, member)
+            norms = per_example_norms(loss, params, data.x_train, data.y_train)
+            mean_grad = jax.grad(functools.partial(mean_loss, member))(
+                params, data.x_train, data.y_train
+            )
             metrics["grad_norm_mean"] = jnp.mean(norms)
             metrics["grad_norm_p50"], metrics["grad_norm_p90"] = jnp.quantile(
                 norms, jnp.asarray([0.5, 0.9], norms.dtype)
@@ -244,6 +252,7 @@ def make_train(
         return metrics
 
     def gradient(
+        member: Model,
         params: Params,
         x: jax.Array,
         y: jax.Array,
@@ -253,7 +262,7 @@ def make_train(
     ) -> Params:
         if setup.dp:  # per-example clipping of the whole batch: no training subsets here
             return dp_gradient(
-                per_example_loss,
+                functools.partial(per_example_loss, member),
                 params,
                 x,
                 y,
@@ -264,12 +273,13 @@ def make_train(
             )
         # No loss value per step: evaluation measures LL; the step needs only its gradient
         # (value_and_grad costs a second pass of transcendentals).
-        return jax.grad(mean_loss)(params, x, y, weights)
+        return jax.grad(functools.partial(mean_loss, member))(params, x, y, weights)
 
     def train(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberRun:
         keys = split_member_key(key)
         weights = subset_weights(keys.subset, data.y_train, hparams.train_size, num_classes)
-        params = model.init(keys.init, data.x_train[:1])
+        member = model.masked(hparams.width, hparams.depth) if setup.architectures else model
+        params = member.init(keys.init, data.x_train[:1])
         params = jax.tree.map(lambda p: p * jnp.asarray(hparams.init_scale, p.dtype), params)
         # The schedule's kind is static, its numbers traced: a grid over them is one program.
         learning_rate = learning_rate_schedule(setup.schedule, hparams, setup.steps)
@@ -277,7 +287,8 @@ def make_train(
 
         def step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
             x, y, w = batch(data, keys, t, weights)
-            grads = gradient(carry.params, x, y, w, hparams, jax.random.fold_in(keys.noise, t))
+            noise = jax.random.fold_in(keys.noise, t)
+            grads = gradient(member, carry.params, x, y, w, hparams, noise)
             updates, new_opt_state = tx.update(grads, carry.opt_state, carry.params)
             new_params = optax.apply_updates(carry.params, updates)
             running = carry.diverged_step < 0
@@ -296,7 +307,7 @@ def make_train(
                 ),
             ), None
 
-        initial = evaluate(data, params, weights)
+        initial = evaluate(member, data, params, weights)
         uniform = -jnp.log(jnp.asarray(num_classes, initial["train_ll"].dtype))
         start_ll = jnp.where(jnp.isfinite(initial["train_ll"]), initial["train_ll"], uniform)
         ll_floor = LL_FLOOR_FACTOR * jnp.minimum(start_ll, uniform)
@@ -306,7 +317,7 @@ def make_train(
         ) -> tuple[IntervalCarry, dict[str, jax.Array]]:
             ts = (i * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
             stepped, _ = lax.scan(step, carry.step, ts)
-            metrics = evaluate(data, stepped.params, weights)
+            metrics = evaluate(member, data, stepped.params, weights)
             out_of_bounds = ~(metrics["train_ll"] >= ll_floor)  # NaN included
             params = select(out_of_bounds, carry.healthy_params, stepped.params)
             metrics = select(out_of_bounds, carry.healthy_metrics, metrics)

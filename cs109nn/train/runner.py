@@ -22,6 +22,7 @@ from jax.sharding import PartitionSpec
 from cs109nn.data.dataset import Dataset, check_dataset
 from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import Hyperparameters, member_hyperparameters
+from cs109nn.models.masked import check_architecture
 from cs109nn.models.model import Model, Params
 from cs109nn.train import devices as dev
 from cs109nn.train.devices import ceil_div
@@ -172,6 +173,13 @@ class Runner:
         key_data = np.asarray(jax.random.key_data(keys))
         num_members = key_data.shape[0]
         hp = member_hyperparameters(hparams, num_members, self.dtype)
+        if self.setup.architectures:
+            check_architecture(self.model, hp.width, hp.depth)
+        elif np.isfinite(hp.width).any() or np.isfinite(hp.depth).any():
+            raise ConfigError(
+                "members with their own width or depth need TrainSetup(architectures=True) "
+                "(make_runner(..., architectures=True)): the masked program"
+            )
         if self.setup.dp and np.any(hp.train_size < arrays.x_train.shape[0]):
             raise ConfigError(
                 "train_size below the training split's size needs dp=False: DP-SGD clips the "

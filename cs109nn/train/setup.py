@@ -28,7 +28,9 @@ class TrainSetup:
     example's gradient to clip_norm, add noise); dp_microbatch: examples per chunk of the
     per-example gradient computation; gradient_statistics: per-example gradient norm quantiles
     and the gradient noise scale at every evaluation; schedule: the learning rate's kind, one
-    of ``cs109nn.train.schedules.SCHEDULES`` (its numbers are traced hyperparameters).
+    of ``cs109nn.train.schedules.SCHEDULES`` (its numbers are traced hyperparameters);
+    architectures: members carry their own width and depth (hyperparameters) inside the model's
+    widest architecture, masked (``cs109nn.models.masked``; an MLP spec).
     """
 
     steps: int
@@ -39,6 +41,7 @@ class TrainSetup:
     dp_microbatch: int | None = None
     gradient_statistics: bool = False
     schedule: str = "constant"
+    architectures: bool = False
 
     def __post_init__(self) -> None:
         check_optimizer(self.optimizer)
