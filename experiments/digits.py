@@ -7,7 +7,8 @@ pair (0 vs 1, then the harder 3 vs 8: ``digits:AvB``), digit >= 5 (``digits-bina
 logistic regression), an MLP with one hidden layer of 64 ReLU units, and a small conv net
 (3×3 convs of 8 and 16 channels, 2×2 average pool). Adam, 400 steps of batch 64, η in
 {0.01, 0.03} × 3 seeds: 12 groups × 6 members = 72 trained models. The conv net sets the
-size: its vectorised members train far slower than solo runs for now, so the grid is small.
+size: even mapped one by one (the engine does not vmap convolutions on a CPU) it is the costly
+model on 2 cores, so the grid is small.
 
 Each group also writes its test predictions (``save_predictions``), which the report draws:
 ``figures/hidden_units_<dataset>.png``, the slides' "look at a single hidden neuron": the
@@ -56,7 +57,7 @@ def get_config() -> SweepSpec:
         optimizers=("adam",),
         steps=(400,),
         batch_sizes=(64,),
-        # few members: vectorised conv-net members train far slower than solo ones (for now)
+        # few members: the conv net is the costly model on 2 cores
         seeds=(0, 1, 2),
         learning_rate=(0.01, 0.03),
         eval_every=100,

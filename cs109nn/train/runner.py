@@ -68,6 +68,11 @@ def choose_chunk_size(model: Model, x_example: np.ndarray, rows: int, members: i
     ``MAX_CHUNK`` members, and the chunks of equal size so that padding stays small.
     """
     shapes = jax.eval_shape(model.init, jax.random.key(0), x_example[:1])
+    if jax.default_backend() == "cpu" and convolves(model, shapes, x_example):
+        # XLA:CPU turns a convolution vmapped over members into a grouped convolution, far
+        # slower per member than the plain one (experiments/benchmarks/conv.py): lax.map runs
+        # the members one by one inside the one program instead.
+        return 1
     num_params = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes))
     features = int(np.prod(x_example.shape[1:]))
     # Hidden activations per row are about |theta| / features for a dense stack.
@@ -79,6 +84,13 @@ def choose_chunk_size(model: Model, x_example: np.ndarray, rows: int, members: i
     if 2 * divisor >= largest:
         return divisor
     return ceil_div(members, ceil_div(members, largest))
+
+
+def convolves(model: Model, params_shapes, x_example: np.ndarray) -> bool:
+    """Whether ``model``'s forward pass contains a convolution (traced, no FLOPs)."""
+    example = jax.ShapeDtypeStruct((1, *np.shape(x_example)[1:]), np.float32)
+    jaxpr = jax.make_jaxpr(model.apply)(params_shapes, example)
+    return "conv_general_dilated" in str(jaxpr)
 
 
 # Measured on 2 CPU cores (experiments/benchmarks): P2's MLP peaks near 8-16 members a chunk

@@ -9,7 +9,8 @@ process (the package's ``convnet:8x16`` on digits as images, Adam, minibatches o
 
 - engine, chunk auto     ``make_runner(convnet)``: the chunk the engine chooses (1 on a CPU)
 - engine, vmap all       ``chunk_size=M``: every member of a device vectorised (the old way)
-- solo loop              one compiled single-member runner called M times (compile apart)
+- solo loop              one compiled single-member runner on one device, called M times
+                         (compile apart; on all devices its one member would be padded)
 
 Rates are member-steps per second of the programs' own run time (compiles apart).
 
@@ -35,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=8)
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=64, help="0: full batch")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--model", default="convnet:8x16")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -52,7 +54,8 @@ def main() -> None:
 
     data = load_dataset("digits", val_fraction=0.2)
     model = model_from_spec(args.model, num_classes=data.num_classes)
-    options = dict(optimizer="adam", steps=args.steps, eval_every=args.steps, batch_size=64)
+    batch = args.batch_size or None
+    options = dict(optimizer="adam", steps=args.steps, eval_every=args.steps, batch_size=batch)
     seeds = list(range(args.members))
     hparams = {"learning_rate": np.full(args.members, 0.01)}
     per_device = -(-args.members // jax.device_count())
@@ -60,7 +63,8 @@ def main() -> None:
         "engine, chunk auto": make_runner(model, data, **options),
         "engine, vmap all": make_runner(model, data, chunk_size=per_device, **options),
     }
-    solo = make_runner(model, data, **options)
+    # a solo run on one device: on all of them its one member would be padded to one each
+    solo = make_runner(model, data, devices=jax.devices()[:1], **options)
 
     def engine(runner):
         def run():
@@ -83,7 +87,7 @@ def main() -> None:
     variants["solo loop"] = loop
     print(
         f"conv: {args.model} on digits (n_train {len(data.y_train)}, 8x8x1), {args.members} "
-        f"members, Adam, batch 64, {args.steps} steps"
+        f"members, Adam, batch {batch or 'full'}, {args.steps} steps"
     )
     print(f"jax {jax.__version__}, devices {jax.devices()}; {common.engine_source(REPO)}")
     print(common.machine_load())
