@@ -331,3 +331,22 @@ def test_validation_metrics_are_the_final_parameters_measured_on_the_validation_
     ll = np.mean(y * -np.logaddexp(0, -z) + (1 - y) * -np.logaddexp(0, z))
     np.testing.assert_allclose(result.final["val_ll"][0], ll, rtol=1e-5)
     np.testing.assert_allclose(result.final["val_acc"][0], np.mean((z > 0) == (y == 1)))
+
+
+@pytest.mark.parametrize("spec", ["mlp:8:relu", "mlp:8:sigmoid"])
+def test_absurd_learning_rates_leave_finite_frozen_curves(spec):
+    """Learning rates 1e10 ... 1e30: every member diverges, is flagged with a step within the
+    run, and its curves stay finite and flat from the first evaluation after that step (it is
+    frozen there), for an unbounded (relu) and a saturating (sigmoid) activation."""
+    data = small_problem()
+    trainer = make_runner(model_from_spec(spec), data, optimizer="sgd", steps=40, eval_every=10)
+    lrs = [1e10, 1e15, 1e20, 1e25, 1e30]
+    result = trainer(member_keys(list(range(len(lrs)))), {"learning_rate": lrs})
+    assert result.diverged.all()
+    assert ((result.diverged_step >= 1) & (result.diverged_step <= 40)).all()
+    for leaf in jax.tree.leaves((result.params, result.history)):
+        assert np.all(np.isfinite(leaf))
+    for i, step in enumerate(result.diverged_step):
+        frozen_from = int(np.searchsorted(result.eval_steps, step))  # first evaluation at/after
+        for curve in result.history.values():
+            np.testing.assert_array_equal(curve[i, frozen_from:], curve[i, frozen_from])
