@@ -32,12 +32,16 @@ def member_subset(seed: int, y: np.ndarray, size: float, num_classes: int = 2) -
 
 
 def largest_remainder(counts: np.ndarray, size: int) -> np.ndarray:
-    """Hamilton's apportionment in float64 numpy: the reference for the per-class quotas."""
-    share = size * counts / counts.sum()
-    quota = np.floor(share).astype(int)
-    order = np.argsort(-(share - quota), kind="stable")
-    quota[order[: size - quota.sum()]] += 1
-    return quota
+    """Hamilton's apportionment with Python's exact fractions: the reference for the per-class
+    quotas (equal remainders go to the lower class first)."""
+    from fractions import Fraction
+
+    share = [Fraction(size * int(c), int(counts.sum())) for c in counts]
+    quota = [int(s) for s in share]
+    order = sorted(range(len(counts)), key=lambda k: -(share[k] - quota[k]))  # stable
+    for k in order[: size - sum(quota)]:
+        quota[k] += 1
+    return np.array(quota)
 
 
 @settings(max_examples=30, deadline=None)
@@ -197,3 +201,13 @@ def test_bad_specs_fail_before_a_folder_exists(tmp_path):
     with pytest.raises(DataError, match=r"binary features; data set 'moons' has x_train\[0, 0\]"):
         run_sweep(SweepSpec(datasets=("moons",), models=("naive-bayes",)), out)
     assert not out.exists()
+
+
+def test_subsets_of_a_split_too_large_for_exact_quotas_are_refused():
+    from cs109nn.errors import ConfigError
+    from cs109nn.train.subset import MAX_SUBSET_SPLIT, check_subset_sizes
+
+    with pytest.raises(ConfigError, match="at most 65535 examples"):
+        check_subset_sizes(np.array([8.0, math.inf]), MAX_SUBSET_SPLIT + 1)
+    check_subset_sizes(np.array([math.inf]), MAX_SUBSET_SPLIT + 1)  # the whole split: fine
+    check_subset_sizes(np.array([8.0]), MAX_SUBSET_SPLIT)

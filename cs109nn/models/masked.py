@@ -39,6 +39,7 @@ from cs109nn.errors import ConfigError
 from cs109nn.models.head import flatten_features, logits_head
 from cs109nn.models.initializers import FAN_MODES, Initializer, initializer
 from cs109nn.models.model import Model, Output, Params
+from cs109nn.models.parameter_count import dense_parameter_count
 from cs109nn.models.shape_check import with_shape_check
 
 
@@ -78,11 +79,8 @@ def live_parameter_count(
     """Parameters of the member's own MLP (weights and biases of its live units only):
     ``num_features`` inputs, ``num_outputs`` logits (1 for a binary head)."""
     sizes = [s for s in live_sizes(hidden, width, depth) if s > 0]
-    count, fan_in = 0, num_features
-    for units in sizes:
-        count += fan_in * units + units
-        fan_in = units
-    return count + fan_in * num_outputs + num_outputs
+    fans = [num_features, *sizes, num_outputs]
+    return sum(dense_parameter_count(a, b) for a, b in zip(fans[:-1], fans[1:], strict=True))
 
 
 def _std_ratio(mode: str | None, wide: tuple[int, int], live: tuple[jax.Array, jax.Array]):

@@ -68,6 +68,12 @@ def _member_curves(
     return eval_steps, np.stack(stacked)
 
 
+def _has_curve(run: Run, summary: ConfigSummary) -> bool:
+    """Whether the config's group was evaluated at two steps or more (a config is one group)."""
+    curves = run.curves.get(summary.rows[0]["group"]) if summary.rows else None
+    return curves is not None and len(curves.eval_steps) >= 2
+
+
 def learning_curves_figure(
     run: Run,
     dataset: str,
@@ -78,8 +84,10 @@ def learning_curves_figure(
 ) -> Path | None:
     """Mean ± t-interval band across seeds of every curve metric, for the best
     ``max_configs`` configs of ``ranking`` (one dataset's, best first by its selection
-    metric); None when the run has no curves for them."""
-    shown = [s for s in ranking if s.n > 0][:max_configs]
+    metric) that have curves -- two evaluations or more: a fitted model (Naive Bayes) is
+    evaluated once, after no steps, and is left out; None when no config has curves."""
+    curved = [s for s in ranking if s.n > 0 and _has_curve(run, s)]
+    shown = curved[:max_configs]
     if not shown:
         return None
     metrics = [
@@ -122,8 +130,10 @@ def learning_curves_figure(
     figure.legend(handles, labels, loc="outside lower center", ncols=1, fontsize="small")
     selected_by = METRIC_TITLES.get(ranking[0].metric, ranking[0].metric)
     which = f"all {len(shown)} configs, ranked by mean {selected_by}"
-    if len(ranking) > len(shown):
-        which = f"best {len(shown)} of {len(ranking)} configs by mean {selected_by}"
+    if len(curved) > len(shown):
+        which = f"best {len(shown)} of {len(curved)} configs by mean {selected_by}"
+    if len(curved) < len([s for s in ranking if s.n > 0]):
+        which += " (fitted models, evaluated once, left out)"
     note = "; test curves reported, not used to choose" if "test_acc" in metrics else ""
     if ranking[0].metric != SELECTION_METRIC:
         note = " (no validation split)" + note

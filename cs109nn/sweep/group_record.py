@@ -18,7 +18,7 @@ import numpy as np
 from cs109nn import run_folder_schema as schema
 from cs109nn.data import Dataset
 from cs109nn.hyperparameters import member_hyperparameters
-from cs109nn.models import Model
+from cs109nn.models import Model, parameter_count
 from cs109nn.models.masked import live_parameter_count
 from cs109nn.run_folder_schema.files import boundaries_path, predictions_path
 from cs109nn.sweep import run_folder
@@ -124,8 +124,9 @@ def member_parameter_counts(
     ``architecture`` group (``live_parameter_count``), else every parameter of its pytree."""
     leaves = jax.tree.leaves(params)
     num_members = int(np.shape(leaves[0])[0]) if leaves else 0
-    total = sum(int(np.prod(np.shape(leaf)[1:])) for leaf in leaves)
     if architecture is None or model is None or data is None:
+        # the stacked pytree holds every member's parameters: each has a 1/M share
+        total = parameter_count(params) // max(num_members, 1)
         return np.full(num_members, total, dtype=np.int64)
     features = int(np.prod(np.shape(data.x_train)[1:]))
     outputs = 1 if model.output == "binary" else model.num_classes

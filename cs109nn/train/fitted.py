@@ -25,7 +25,7 @@ from cs109nn.lecture.inputs import DataError
 from cs109nn.models.model import FittedModel
 from cs109nn.train.member import Arrays, as_arrays, objective_for, split_member_key, split_metrics
 from cs109nn.train.runner import TrainResult
-from cs109nn.train.subset import subset_weights
+from cs109nn.train.subset import check_subset_sizes, subset_weights
 
 # The evaluation's step: a fitted model's only evaluation, after no gradient steps.
 FIT_STEPS = np.array([0], dtype=np.int64)
@@ -64,6 +64,7 @@ class FitRunner:
             return params, {name: value[None] for name, value in metrics.items()}  # T = 1
 
         self._program = jax.jit(jax.vmap(fit_member, in_axes=(None, 0, 0)))
+        self._compiled: dict[tuple, jax.stages.Compiled] = {}
 
     @property
     def eval_steps(self) -> np.ndarray:
@@ -76,7 +77,7 @@ class FitRunner:
         data: Dataset | None = None,
     ) -> TrainResult:
         """Fit M members: keys [M] (``member_keys``), hparams name -> [M] or a scalar; ``data``
-        another data set of the same shapes (the program is compiled per shape by ``jit``)."""
+        another data set (one compiled program per layout of shapes and members, reused)."""
         arrays = self.arrays
         if data is not None:
             arrays = as_arrays(check_dataset(data, num_classes=self.model.num_classes))
@@ -84,9 +85,16 @@ class FitRunner:
                 check_binary_features(data)
         num_members = int(np.shape(jax.random.key_data(keys))[0])
         hp = member_hyperparameters(hparams, num_members, np.float32)
-        start = time.perf_counter()
-        compiled = self._program.lower(arrays, keys, hp).compile()
-        compile_seconds = time.perf_counter() - start
+        check_subset_sizes(hp.train_size, arrays.x_train.shape[0])
+        # one compiled program per layout (array shapes, member count), as the Runner keeps
+        layout = jax.tree.map(lambda a: (np.shape(a), np.dtype(a.dtype).str), (arrays, hp))
+        layout = (str(layout), num_members)
+        compile_seconds = 0.0
+        if layout not in self._compiled:
+            start = time.perf_counter()
+            self._compiled[layout] = self._program.lower(arrays, keys, hp).compile()
+            compile_seconds = time.perf_counter() - start
+        compiled = self._compiled[layout]
         start = time.perf_counter()
         params, history = jax.block_until_ready(compiled(arrays, keys, hp))
         run_seconds = time.perf_counter() - start

@@ -28,6 +28,7 @@ from cs109nn.train import devices as dev
 from cs109nn.train.devices import ceil_div
 from cs109nn.train.member import Arrays, Objective, as_arrays, make_train
 from cs109nn.train.setup import TrainSetup
+from cs109nn.train.subset import check_subset_sizes
 
 
 class TrainResult(NamedTuple):
@@ -192,6 +193,7 @@ class Runner:
                 "members with their own width or depth need TrainSetup(architectures=True) "
                 "(make_runner(..., architectures=True)): the masked program"
             )
+        check_subset_sizes(hp.train_size, arrays.x_train.shape[0])
         if self.setup.dp and np.any(hp.train_size < arrays.x_train.shape[0]):
             raise ConfigError(
                 "train_size below the training split's size needs dp=False: DP-SGD clips the "

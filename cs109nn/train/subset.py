@@ -17,22 +17,34 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from cs109nn.errors import ConfigError
+
+# Quotas are computed in exact integers, size x count < 2^32: subsets of at most this many
+# examples (the whole split, whatever its size, is never computed: it is everything).
+MAX_SUBSET_SPLIT = 65_535
 
 
 def class_quotas(counts: jax.Array, size: jax.Array) -> jax.Array:
     """``[K]`` examples to keep per class: ``size`` shared in proportion to ``counts [K]`` by the
-    largest-remainder rule (floors first, then one more for the largest remainders), each at
-    most its count. ``size`` at or above ``Σ counts`` (inf included) keeps everything."""
-    counts = jnp.asarray(counts, jnp.float32)
+    largest-remainder rule (floors first, then one more for the largest remainders; equal
+    remainders by class order), each at most its count. The remainders are exact integers, so
+    equal shares tie exactly. ``size`` at or above ``Σ counts`` (inf included) keeps
+    everything."""
+    counts = jnp.asarray(counts).astype(jnp.uint32)
     total = jnp.sum(counts)
-    size = jnp.clip(jnp.round(jnp.asarray(size, jnp.float32)), 0.0, total)
-    share = size * counts / total
-    floors = jnp.floor(share)
+    size = jnp.clip(jnp.round(jnp.asarray(size, jnp.float32)), 0.0, total.astype(jnp.float32))
+    size = size.astype(jnp.uint32)
+    product = size * counts  # exact for splits of at most MAX_SUBSET_SPLIT examples
+    floors = product // total
+    remainders = product - floors * total  # numerators of the shares' fractional parts
     left = size - jnp.sum(floors)  # < K examples still to hand out
-    # rank of each class's remainder, largest first; ties by class order
-    order = jnp.argsort(-(share - floors), stable=True)
+    # float32 holds every remainder (< total < 2^24) exactly: the sort sees exact ties
+    order = jnp.argsort(-remainders.astype(jnp.float32), stable=True)
     rank = jnp.argsort(order)
-    return jnp.minimum(floors + (rank < left), counts)
+    quotas = jnp.minimum(floors + (rank < left), counts)
+    return jnp.where(size >= total, counts, quotas).astype(jnp.int32)
 
 
 def subset_weights(key: jax.Array, y: jax.Array, size: jax.Array, num_classes: int) -> jax.Array:
@@ -48,3 +60,14 @@ def subset_weights(key: jax.Array, y: jax.Array, size: jax.Array, num_classes: i
     start = jnp.cumsum(counts) - counts
     rank_in_class = position - start[y]
     return (rank_in_class < quotas[y]).astype(jnp.float32)
+
+
+def check_subset_sizes(train_sizes: np.ndarray, num_train: int) -> None:
+    """A ConfigError when members ask for a subset (``train_size`` below the split's size) of a
+    split larger than ``MAX_SUBSET_SPLIT`` examples, whose quotas would not be exact."""
+    if num_train > MAX_SUBSET_SPLIT and np.any(np.asarray(train_sizes) < num_train):
+        raise ConfigError(
+            f"train_size below the split's size needs a training split of at most "
+            f"{MAX_SUBSET_SPLIT} examples (the quotas are exact integers); this one has "
+            f"{num_train}"
+        )

@@ -13,6 +13,7 @@ and the range, because this machine is shared.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import statistics
@@ -275,3 +276,23 @@ def add_shared_arguments(parser: argparse.ArgumentParser, *, threads_help: str) 
     )
     parser.add_argument("--profile", action="store_true", help="per-op profile of the engine")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+
+
+# The runner's jitted SPMD program (cs109nn.train.runner), as jax's compile log names it.
+TRAINING_PROGRAM = "train_members"
+
+
+class CompileLog(logging.Handler):
+    """Names of the jitted functions XLA compiled, from jax's compile log lines: counted
+    independently of the engine, as tests/conftest.py counts them."""
+
+    pattern = re.compile(r"Finished XLA compilation of (?:jit|pjit)\((\w+)\)")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.names: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.pattern.search(record.getMessage())
+        if match:
+            self.names.append(match.group(1))

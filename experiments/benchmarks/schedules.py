@@ -28,7 +28,6 @@ import argparse
 import itertools
 import logging
 import os
-import re
 import statistics
 import sys
 import time
@@ -37,7 +36,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (stdlib only; must run before numpy/jax are imported)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAINING_PROGRAM = "train_members"  # the runner's jitted SPMD program (cs109nn.train.runner)
 # Each kind's two numbers, 4 x 3 values: 12 schedules a group.
 GRIDS = {
     "warmup_cosine": {
@@ -71,21 +69,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-class CompileLog(logging.Handler):
-    """Names of the jitted functions XLA compiled, from jax's compile log lines."""
-
-    pattern = re.compile(r"Finished XLA compilation of (?:jit|pjit)\((\w+)\)")
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.names: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = self.pattern.search(record.getMessage())
-        if match:
-            self.names.append(match.group(1))
-
-
 def grid_values(kind: str, count: int) -> list[dict[str, float]]:
     """The first ``count`` points of ``GRIDS[kind]`` (its two numbers' product)."""
     names = list(GRIDS[kind])
@@ -109,7 +92,7 @@ def main() -> None:
     model = model_from_spec(args.model, num_classes=data.num_classes)
     eval_every = max(1, args.steps // 10)
     seeds = np.arange(args.seeds)
-    log = CompileLog()
+    log = common.CompileLog()
     logger = logging.getLogger("jax")
     logger.addHandler(log)
     logger.setLevel(logging.DEBUG)
@@ -146,7 +129,7 @@ def main() -> None:
                     run_s += result.run_seconds
                     work += len(keys) * args.steps
             wall = time.perf_counter() - start
-            compiles = log.names[before:].count(TRAINING_PROGRAM)
+            compiles = log.names[before:].count(common.TRAINING_PROGRAM)
             return wall, compile_s, run_s, compiles, work
 
         return run

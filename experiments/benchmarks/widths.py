@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (stdlib only; must run before numpy/jax are imported)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAINING_PROGRAM = "train_members"
 WIDTHS = (1, 2, 4, 8, 16, 32, 64)
 LEARNING_RATES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
@@ -60,21 +58,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-class CompileLog(logging.Handler):
-    """Names of the jitted functions XLA compiled, from jax's compile log lines."""
-
-    pattern = re.compile(r"Finished XLA compilation of (?:jit|pjit)\((\w+)\)")
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.names: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = self.pattern.search(record.getMessage())
-        if match:
-            self.names.append(match.group(1))
-
-
 def main() -> None:
     args = parse_args()
     common.pin_threads(args.threads)
@@ -84,7 +67,7 @@ def main() -> None:
 
     from cs109nn.sweep import SweepSpec, run_sweep
 
-    log = CompileLog()
+    log = common.CompileLog()
     logger = logging.getLogger("jax")
     logger.addHandler(log)
     logger.setLevel(logging.DEBUG)
@@ -128,7 +111,7 @@ def main() -> None:
                 depth = len(fields.get("depth", ())) or 1
                 members += len(spec.models) * width * depth * args.seeds * len(LEARNING_RATES)
         wall = time.perf_counter() - start
-        return wall, log.names[before:].count(TRAINING_PROGRAM), members
+        return wall, log.names[before:].count(common.TRAINING_PROGRAM), members
 
     print(
         f"widths: {'depth' if args.depth else 'width'} grid on {args.dataset}, {args.seeds} seeds "
