@@ -9,7 +9,9 @@ Test hook: with ``CS109NN_FAULT=POINT:N`` in the environment, the N-th time (1-b
 per process) that :func:`write_atomic` reaches POINT it SIGKILLs its own process -- a crash at
 an exact moment, for the fault-injection tests (``tests/test_sweep_faults.py``). POINT is
 ``after_temp_write`` (the temporary file written and fsynced, not yet renamed) or
-``after_replace`` (renamed, the folder not yet fsynced). Unset, it does nothing.
+``after_replace`` (renamed, the folder not yet fsynced). Unset, it does nothing. Other
+writers reach their own points through :func:`fault_point` (``after_checkpoint``: a group
+checkpoint complete, ``cs109nn.train.checkpoints``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from pathlib import Path
 _SUFFIX = ".tmp"
 
 FAULT_VARIABLE = "CS109NN_FAULT"
-FAULT_POINTS = ("after_temp_write", "after_replace")
-_fault_counts = dict.fromkeys(FAULT_POINTS, 0)  # times each point was reached, this process
+FAULT_POINTS = ("after_temp_write", "after_replace")  # write_atomic's own
+CHECKPOINT_FAULT_POINT = "after_checkpoint"
+_KNOWN_POINTS = (*FAULT_POINTS, CHECKPOINT_FAULT_POINT)
+_fault_counts = dict.fromkeys(_KNOWN_POINTS, 0)  # times each point was reached, this process
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -72,12 +76,18 @@ def _fault_setting() -> tuple[str, int] | None:
     if not setting:
         return None
     point, _, count = setting.partition(":")
-    if point not in FAULT_POINTS or not count.isdigit() or int(count) < 1:
+    if point not in _KNOWN_POINTS or not count.isdigit() or int(count) < 1:
         raise ValueError(
             f"{FAULT_VARIABLE}={setting!r}: expected POINT:N, POINT one of "
-            f"{', '.join(FAULT_POINTS)}, N >= 1"
+            f"{', '.join(_KNOWN_POINTS)}, N >= 1"
         )
     return point, int(count)
+
+
+def fault_point(point: str) -> None:
+    """The test hook for a writer outside this module: reaching ``point`` (one of
+    ``_KNOWN_POINTS``) the N-th time SIGKILLs the process when ``CS109NN_FAULT=point:N``."""
+    _reach(point, _fault_setting())
 
 
 def _reach(point: str, fault: tuple[str, int] | None) -> None:

@@ -13,6 +13,8 @@ import jax
 import numpy as np
 import pytest
 
+from cs109nn.train.runner import TRAINING_PROGRAMS
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 # A PRNG key used twice is an error, not a silently correlated stream.
 jax.config.update("jax_debug_key_reuse", True)
@@ -36,7 +38,6 @@ def read_cs109_numpy(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 # The runner's SPMD program is the jitted function of this name (cs109nn.train.runner).
-TRAINING_PROGRAM = "train_members"
 
 
 class CompileCount:
@@ -55,7 +56,7 @@ class CompileCount:
 
     @property
     def programs(self) -> int:
-        return self.names.count(TRAINING_PROGRAM)
+        return sum(name in TRAINING_PROGRAMS for name in self.names)
 
 
 class _CompileLog(logging.Handler):

@@ -146,6 +146,9 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "save_params": False,
         "boundary_grid": 0,
         "save_predictions": False,
+        "memory_budget": None,
+        "checkpoint_seconds": 120.0,
+        "checkpoint_every": None,
     }
     assert to_config(spec) == config
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))

@@ -32,7 +32,7 @@ import jax
 from flax import linen as nn
 
 from cs109nn.errors import ConfigError
-from cs109nn.models.head import flatten_features
+from cs109nn.models.head import flatten_features, members_major_dense
 from cs109nn.models.initializers import Initializer
 from cs109nn.models.names import IDENTIFIER, Registry
 
@@ -112,9 +112,8 @@ def _pool(name: str, kind: Callable[..., jax.Array]) -> LayerFactory:
 
 def _dense(features: int, *, kernel_init: Initializer | None = None) -> nn.Module:
     features = positive_int("dense", "the width", features)
-    if kernel_init is None:
-        return nn.Dense(features)
-    return nn.Dense(features, kernel_init=kernel_init)
+    # members-major: no relayout copy between the matmul and the activation under vmap
+    return members_major_dense(features, kernel_init=kernel_init)
 
 
 def _conv(features: int, kernel_size: int = 3, *, kernel_init: Initializer | None = None):

@@ -36,7 +36,7 @@ import numpy as np
 from flax import linen as nn
 
 from cs109nn.errors import ConfigError
-from cs109nn.models.head import flatten_features, logits_head
+from cs109nn.models.head import flatten_features, logits_head, members_major_dense
 from cs109nn.models.initializers import FAN_MODES, Initializer, initializer
 from cs109nn.models.model import Model, Output, Params
 from cs109nn.models.parameter_count import dense_parameter_count
@@ -59,7 +59,7 @@ class MaskedMLP(nn.Module):
         h = flatten_features(x)
         uniform = len(set(self.hidden)) == 1
         for i, units in enumerate(self.hidden):
-            z = nn.Dense(units, kernel_init=self.kernel_init, name=f"hidden_{i}")(h)
+            z = members_major_dense(units, kernel_init=self.kernel_init, name=f"hidden_{i}")(h)
             live = jnp.arange(units) < width  # [units]
             a = jnp.where(live[None], self.activation(z), jnp.zeros_like(z))
             # identity beyond the member's depth (shapes agree only for equal widths)

@@ -29,6 +29,7 @@ from cs109nn.run_folder_schema.curves import (
     write_curves,
 )
 from cs109nn.run_folder_schema.files import (
+    CHECKPOINTS,
     CURVES,
     FIGURES,
     LOCK,
@@ -41,6 +42,7 @@ from cs109nn.run_folder_schema.files import (
     RESULTS,
     RUN_FOLDER_ENTRIES,
     RunFolderFormatError,
+    checkpoints_path,
     curves_path,
     delete_run,
     file_digest,
@@ -75,6 +77,7 @@ from cs109nn.run_folder_schema.results_table import (
 __all__ = [
     "COLUMNS",
     "CONFIG_COLUMNS",
+    "CHECKPOINTS",
     "CURVES",
     "CURVE_MEMBER_ARRAYS",
     "CURVE_METRICS",
@@ -100,6 +103,7 @@ __all__ = [
     "VAL_METRICS",
     "batch_size_cell",
     "batch_size_from_cell",
+    "checkpoints_path",
     "curves_path",
     "delete_run",
     "file_digest",

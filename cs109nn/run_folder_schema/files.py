@@ -21,6 +21,9 @@ CURVES = "curves"
 PARAMS = "params"
 BOUNDARIES = "boundaries"
 PREDICTIONS = "predictions"
+# checkpoints/<group_id>/: a long group's state while it trains (cs109nn.train.checkpoints),
+# removed when the group finishes; never read by the report
+CHECKPOINTS = "checkpoints"
 REPORT = "report.md"
 FIGURES = "figures"
 # /2: validation metrics (final_val_*, val_* curves) and per-group digests in the manifest.
@@ -30,7 +33,9 @@ MANIFEST_FORMAT = "cs109nn-run-folder/3"
 
 # Everything a run and its report put in a folder; starting a run over deletes these, nothing
 # else (a user's own files in the folder stay).
-RUN_FOLDER_ENTRIES = (MANIFEST, RESULTS, CURVES, PARAMS, BOUNDARIES, PREDICTIONS, REPORT, FIGURES)
+RUN_FOLDER_ENTRIES = (
+    MANIFEST, RESULTS, CURVES, PARAMS, BOUNDARIES, PREDICTIONS, CHECKPOINTS, REPORT, FIGURES
+)  # fmt: skip
 # The sweep's exclusive lock on the folder, and who holds it (pid, host, since): never deleted
 # by a run, never a sign that a folder holds a run.
 LOCK = ".cs109nn.lock"
@@ -58,6 +63,10 @@ def curves_path(run_dir: str | os.PathLike, group_id: str) -> Path:
 
 def params_path(run_dir: str | os.PathLike, group_id: str) -> Path:
     return Path(run_dir) / PARAMS / f"{group_id}.npz"
+
+
+def checkpoints_path(run_dir: str | os.PathLike, group_id: str) -> Path:
+    return Path(run_dir) / CHECKPOINTS / group_id
 
 
 def boundaries_path(run_dir: str | os.PathLike, group_id: str) -> Path:

@@ -56,6 +56,12 @@ def write_group(
         architecture = (members["width"], members["depth"])
     schema.write_curves(run_dir, group.group_id, result.eval_steps, result.history, members)
     record = {"curves_sha256": schema.file_digest(schema.curves_path(run_dir, group.group_id))}
+    if result.memory_estimate_bytes is not None:  # per device: the plan beside the program
+        record["memory"] = {
+            "estimate_bytes": result.memory_estimate_bytes,
+            "peak_bytes": result.memory_peak_bytes,
+            "budget_bytes": result.memory_budget_bytes,
+        }
     if save_params:
         path = schema.params_path(run_dir, group.group_id)
         schema.write_arrays(path, run_folder.flatten_params(result.params))

@@ -36,6 +36,7 @@ from cs109nn.sweep.plan import Group, Plan, make_plan, program_key
 from cs109nn.sweep.predictions import check_prediction_data
 from cs109nn.sweep.spec import SpecError, SweepSpec
 from cs109nn.train import FitRunner, Runner, make_runner, member_keys
+from cs109nn.train.checkpoints import CheckpointPolicy
 from cs109nn.train.fitted import check_binary_features
 
 
@@ -113,6 +114,22 @@ def run_sweep(
                 raise SpecError(str(error)) from None
         if spec.save_predictions:
             check_prediction_data(datasets[group.dataset])
+    # every program's runner, made now: each group's memory plan is checked before the folder
+    runners: dict[tuple, Runner | FitRunner] = {}
+    for group in plan.groups:
+        data = datasets[group.dataset]
+        key = program_key(group, data)
+        if key not in runners:
+            model = models[(group.dataset, group.model)]
+            runners[key] = (
+                FitRunner(model, data)
+                if group.fitted
+                else make_runner(model, data, group.setup, memory_budget=spec.memory_budget)
+            )
+            if not group.fitted:  # a MemoryBudgetError names what is needed and available
+                runners[key].plan_memory(
+                    len(plan.members), checkpointed=spec.checkpoint_seconds is not None
+                )
     with_test = any(data.x_test is not None for data in datasets.values())
     with_val = any(data.x_val is not None for data in datasets.values())
     columns = schema.results_columns(with_test=with_test, with_val=with_val)
@@ -120,8 +137,9 @@ def run_sweep(
     notes: list[str] = []
     with locked_run_folder(run_dir, notes.append) if is_writer() else contextlib.nullcontext():
         return _train_groups(
-            spec, run_dir, plan, datasets, models, columns, notes, fresh=fresh, notify=notify
-        )
+            spec, run_dir, plan, datasets, runners, models, columns, notes, fresh=fresh,
+            notify=notify,
+        )  # fmt: skip
 
 
 def _train_groups(
@@ -129,6 +147,7 @@ def _train_groups(
     run_dir: Path,
     plan: Plan,
     datasets: dict[str, Dataset],
+    runners: dict[tuple, Runner | FitRunner],
     models: dict,
     columns: tuple[str, ...],
     notes: list[str],
@@ -146,7 +165,6 @@ def _train_groups(
     for note in notes:
         notify(SweepEvent("note", plan, run_dir, message=note))
     keys = member_keys([int(seed) for seed in plan.members.seeds])
-    runners: dict[tuple, Runner | FitRunner] = {}
     groups_run: list[str] = []
     for group in plan.groups:
         if group.group_id in done:
@@ -155,12 +173,17 @@ def _train_groups(
         start = time.perf_counter()
         data = datasets[group.dataset]
         key = program_key(group, data)
-        if key not in runners:
-            model = models[(group.dataset, group.model)]
-            runners[key] = (
-                FitRunner(model, data) if group.fitted else make_runner(model, data, group.setup)
-            )
-        result = runners[key](keys, plan.members.hparams, data)
+        if group.fitted:
+            result = runners[key](keys, plan.members.hparams, data)
+        else:
+            policy = checkpoint_policy(spec, run_dir, group)
+            result = runners[key](keys, plan.members.hparams, data, checkpoints=policy)
+            if result.resumed_intervals:
+                message = (
+                    f"group {group.group_id}: continued from its checkpoint after "
+                    f"{result.resumed_intervals} of {group.setup.num_evaluations} evaluations"
+                )
+                notify(SweepEvent("note", plan, run_dir, message=message))
         wall = time.perf_counter() - start
         if is_writer():
             write_group(
@@ -194,6 +217,18 @@ def _train_groups(
         close_session(run_dir, manifest, groups_run)
     notify(SweepEvent("finished", plan, run_dir))
     return run_dir
+
+
+def checkpoint_policy(spec: SweepSpec, run_dir: Path, group: Group) -> CheckpointPolicy | None:
+    """The group's checkpoints as the spec asks (None: one program, no checkpoints), under
+    ``checkpoints/<group_id>/`` of the run folder."""
+    if spec.checkpoint_seconds is None:
+        return None
+    return CheckpointPolicy(
+        schema.checkpoints_path(run_dir, group.group_id),
+        every=spec.checkpoint_every,
+        seconds=spec.checkpoint_seconds,
+    )
 
 
 def data_sizes(data: Dataset) -> dict[str, int]:

@@ -34,6 +34,7 @@ from typing import Any
 from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import HPARAM_NAMES, check_hyperparameter
 from cs109nn.train import OPTIMIZERS, SCHEDULE_NUMBERS, SCHEDULES
+from cs109nn.train.memory import parse_bytes
 
 # SweepSpec has a grid field for each hyperparameter, in the same order (checked by a test).
 HYPERPARAMETER_FIELDS = HPARAM_NAMES
@@ -101,11 +102,27 @@ class SweepSpec:
     # test images and the first Dense layer's weights as images (the report's digit figures).
     # Every data set must then have a test split: checked by the sweep before training.
     save_predictions: bool = False
+    # device memory a group may plan for, per device, in bytes: a number or a size such as
+    # 512MiB or 2GiB, kept as bytes; None: a safe share of the device's memory
+    # (``cs109nn.train.memory``). It changes only how many members share a chunk -- results
+    # agree within the engine's tolerance -- but it is config like any field: a resume with
+    # another budget is refused as a changed config (--fresh starts over).
+    memory_budget: int | None = dataclasses.field(default=None, metadata={"unit": parse_bytes})
+    # checkpoints inside long groups (cs109nn.train.checkpoints): a group trains in segments of
+    # checkpoint_every evaluation intervals (None: about an eighth of its evaluations) and saves
+    # every member's state at the first segment end after checkpoint_seconds since its start or
+    # last save (0: every segment); a killed sweep resumes the group there. None: no segments,
+    # no checkpoints (one program per group). Results are the same bits either way.
+    checkpoint_seconds: float | None = 120.0
+    checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
         hints = _field_types()
         for field in dataclasses.fields(self):
-            value = _coerce(getattr(self, field.name), hints[field.name], field.name)
+            value = getattr(self, field.name)
+            if "unit" in field.metadata and value is not None:  # "2GiB" -> 2147483648
+                value = _with_unit(value, field.metadata["unit"], field.name)
+            value = _coerce(value, hints[field.name], field.name)
             object.__setattr__(self, field.name, value)
         self._check()
 
@@ -152,6 +169,16 @@ class SweepSpec:
             raise SpecError(f"n_examples must be positive, got {self.n_examples}")
         if self.boundary_grid < 0 or self.boundary_grid == 1:
             raise SpecError(f"boundary_grid must be 0 (off) or >= 2, got {self.boundary_grid}")
+        if self.checkpoint_seconds is not None and not self.checkpoint_seconds >= 0:
+            raise SpecError(
+                f"checkpoint_seconds must be >= 0, or none for no checkpoints; got "
+                f"{self.checkpoint_seconds}"
+            )
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise SpecError(
+                f"checkpoint_every must be >= 1 evaluation interval, or none for automatic; got "
+                f"{self.checkpoint_every}"
+            )
 
     def _check_schedules(self) -> None:
         unknown = [kind for kind in self.schedules if kind not in SCHEDULES]
@@ -214,7 +241,11 @@ def apply_overrides(spec: SweepSpec, overrides: Iterable[str]) -> SweepSpec:
         if not sep:
             raise SpecError(f"override {override!r} is not of the form key=value")
         _check_keys([key])
-        changes[key] = _parse(text.strip(), hints[key], key)
+        text = text.strip()
+        if "unit" in _FIELDS[key].metadata and text.lower() not in ("none", "null"):
+            changes[key] = text  # parsed with its unit by SweepSpec itself
+        else:
+            changes[key] = _parse(text, hints[key], key)
     return dataclasses.replace(spec, **changes)
 
 
@@ -251,6 +282,17 @@ _MISSING = object()
 
 def _field_types() -> dict[str, Any]:
     return typing.get_type_hints(SweepSpec)
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(SweepSpec)}
+
+
+def _with_unit(value: Any, parse: Any, key: str) -> Any:
+    """A value with a unit (``memory_budget="2GiB"``) as the field's plain number."""
+    try:
+        return parse(value)
+    except ConfigError as error:
+        raise SpecError(f"{key}: {error}") from None
 
 
 def _check_keys(keys: Iterable[str]) -> None:

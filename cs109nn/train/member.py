@@ -147,14 +147,49 @@ class StepCarry(NamedTuple):
     diverged_step: jax.Array
 
 
-class IntervalCarry(NamedTuple):
-    """What one evaluation interval hands the next: the step carry, and the member's state at
-    its last evaluation within bounds (``healthy_params`` and their ``healthy_metrics``), where
-    a member whose LL leaves the bounds is put back (see ``LL_FLOOR_FACTOR``)."""
+class MemberState(NamedTuple):
+    """A member's whole training state at an evaluation boundary: enough to continue it
+    exactly (a checkpoint, a successive-halving rung). Its random streams need no state: they
+    are its key's, folded with the global step.
+
+    step: the step carry; healthy_params / healthy_metrics: its last evaluation within the LL
+    bound (where a member whose LL leaves the bound is put back, see ``LL_FLOOR_FACTOR``);
+    ll_floor: that bound; weights [n]: the member's training subset (1/0 per example);
+    interval: evaluation intervals done (int32).
+    """
 
     step: StepCarry
     healthy_params: Params
     healthy_metrics: dict[str, jax.Array]
+    ll_floor: jax.Array
+    weights: jax.Array
+    interval: jax.Array
+
+
+class Trainer(NamedTuple):
+    """A training run's pure pieces (:func:`make_trainer`).
+
+    Per member (vmap them yourself): ``init(data, key, hparams) -> MemberState``;
+    ``advance(data, key, hparams, state, num_intervals) -> (state, history)`` (history: name ->
+    [num_intervals]); ``train(data, key, hparams) -> MemberRun`` (init, then every interval).
+
+    For a chunk of C members (keys [C], hparams and states with leaves [C, ...]), with
+    divergence checked once per interval instead of once per step (the same bits; see
+    :func:`make_trainer`): ``init_members(data, streams, hparams) -> states``;
+    ``run_members(data, streams, hparams, states, history, stop) -> (states, history)`` runs the
+    chunk's next intervals until ``stop`` (a traced int: one program runs a whole run, a
+    segment of it, or a rung of successive halving) and writes each interval's metrics into
+    its column of ``history`` (name -> [C, T]); ``train_members(data, keys, hparams) ->
+    MemberRun`` is both, for the whole run. ``streams``: the chunk's keys split once,
+    ``jax.vmap(split_member_key)(keys)`` (a program splits a key once).
+    """
+
+    init: Callable[[Arrays, jax.Array, Hyperparameters], MemberState]
+    advance: Callable[..., tuple[MemberState, dict[str, jax.Array]]]
+    train: Callable[[Arrays, jax.Array, Hyperparameters], MemberRun]
+    init_members: Callable[[Arrays, MemberKeys, Hyperparameters], MemberState]
+    run_members: Callable[..., tuple[MemberState, dict[str, jax.Array]]]
+    train_members: Callable[[Arrays, jax.Array, Hyperparameters], MemberRun]
 
 
 # Divergence that stays finite: a member whose mean per-example train LL falls below
@@ -169,6 +204,15 @@ def _all_finite(tree: Params) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
+def empty_history(metrics: dict[str, jax.Array], num_evaluations: int) -> dict[str, jax.Array]:
+    """name -> [C, T] of NaN: a chunk's history before any interval (``metrics``: name -> [C],
+    arrays or shapes)."""
+    return {
+        name: jnp.full((*value.shape, num_evaluations), jnp.nan, value.dtype)
+        for name, value in metrics.items()
+    }
+
+
 def select(condition: jax.Array, on_true: Params, on_false: Params) -> Params:
     """Leafwise ``where`` for a scalar condition: one pytree or the other."""
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)
@@ -181,14 +225,27 @@ def make_train(
     objective: Objective | None = None,
     **options,
 ) -> Callable[[Arrays, jax.Array, Hyperparameters], MemberRun]:
-    """Static set-up now, a pure ``train(data, key, hparams) -> MemberRun`` back.
+    """Static set-up now, a pure ``train(data, key, hparams) -> MemberRun`` back: the
+    ``train`` of :func:`make_trainer` (same arguments; see there)."""
+    return make_trainer(model, setup, objective=objective, **options).train
+
+
+def make_trainer(
+    model: Model,
+    setup: TrainSetup | None = None,
+    *,
+    objective: Objective | None = None,
+    **options,
+) -> Trainer:
+    """Static set-up now, the pure pieces of a training run back (a :class:`Trainer`).
 
     ``setup``: a :class:`TrainSetup`, or its fields as keyword ``options`` (steps, optimizer,
     batch_size, eval_every, dp, dp_microbatch, gradient_statistics, schedule: the learning
     rate's kind, its numbers in ``hparams``); ``objective``: default the lecture's LL for the
-    model's output. ``train`` takes ``data``: :class:`Arrays` (x_train
+    model's output. ``train(data, key, hparams)`` takes ``data``: :class:`Arrays` (x_train
     [n, ...], y_train [n], optional test split; see :func:`as_arrays`), ``key``: the member's
-    typed PRNG key, ``hparams``: :class:`~cs109nn.hyperparameters.Hyperparameters` of scalars.
+    typed PRNG key, ``hparams``: :class:`~cs109nn.hyperparameters.Hyperparameters` of scalars;
+    put it under your own ``jax.jit``, ``jax.vmap`` or ``jax.grad``.
     A member trains on its subset of ``hparams.train_size`` training examples (all of them by
     default; see :mod:`cs109nn.train.subset`; not with ``dp``, whose per-example clipping takes
     whole batches). The history has T = steps // eval_every columns, measured after steps
@@ -197,11 +254,19 @@ def make_train(
     validation / test split, val_ll, val_acc / test_ll, test_acc; ``gradient_statistics``
     adds the distribution of per-example gradient norms of the loss over the training set
     (grad_norm_mean, grad_norm_p50, grad_norm_p90) and the gradient noise scale B_simple
-    (noise_scale). Divergence is data: a
-    step whose gradient or new parameters are non-finite is not taken, the member freezes there
-    and ``diverged_step`` records it (1-based); a member whose mean train LL at an evaluation
-    falls below the bound of ``LL_FLOOR_FACTOR`` (finite or not) is flagged at that evaluation's
-    step and put back to its last evaluation within the bound, so its curves stay finite.
+    (noise_scale).
+
+    Divergence is data: a step whose gradient or new parameters are non-finite is not taken,
+    the member freezes there and ``diverged_step`` records it (1-based); a member whose mean
+    train LL at an evaluation falls below the bound of ``LL_FLOOR_FACTOR`` (finite or not) is
+    flagged at that evaluation's step and put back to its last evaluation within the bound, so
+    its curves stay finite. ``train`` / ``advance`` apply that rule at every step.
+    ``run_members`` / ``train_members`` give the same bits for a chunk of members more
+    cheaply: each interval runs without per-step checks, and only when some running member's
+    parameters end it non-finite is the interval replayed for the chunk with the per-step rule.
+    That is exact because non-finiteness is absorbing here -- the optimizers' updates are
+    additive, so a non-finite gradient or parameter leaves the parameters non-finite for the
+    rest of the interval (inf - inf is NaN, never finite again).
     """
     if setup is not None and options:
         raise TypeError(f"pass a TrainSetup or keyword options, not both; got {sorted(options)}")
@@ -275,22 +340,50 @@ def make_train(
         # (value_and_grad costs a second pass of transcendentals).
         return jax.grad(functools.partial(mean_loss, member))(params, x, y, weights)
 
-    def train(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberRun:
-        keys = split_member_key(key)
-        weights = subset_weights(keys.subset, data.y_train, hparams.train_size, num_classes)
+    # The functions below take the member's streams already split (``MemberKeys``): a key is
+    # split once per program, the streams only folded with steps after that.
+    def context(hparams: Hyperparameters) -> tuple[Model, optax.GradientTransformation]:
+        """The member's model and its optimizer (from its hyperparameters)."""
         member = model.masked(hparams.width, hparams.depth) if setup.architectures else model
-        params = member.init(keys.init, data.x_train[:1])
-        params = jax.tree.map(lambda p: p * jnp.asarray(hparams.init_scale, p.dtype), params)
         # The schedule's kind is static, its numbers traced: a grid over them is one program.
         learning_rate = learning_rate_schedule(setup.schedule, hparams, setup.steps)
         tx = make_optimizer(setup.optimizer, learning_rate, hparams.momentum, hparams.weight_decay)
+        return member, tx
 
-        def step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
-            x, y, w = batch(data, keys, t, weights)
+    def init_member(data: Arrays, keys: MemberKeys, hparams: Hyperparameters) -> MemberState:
+        member, tx = context(hparams)
+        weights = subset_weights(keys.subset, data.y_train, hparams.train_size, num_classes)
+        params = member.init(keys.init, data.x_train[:1])
+        params = jax.tree.map(lambda p: p * jnp.asarray(hparams.init_scale, p.dtype), params)
+        initial = evaluate(member, data, params, weights)
+        uniform = -jnp.log(jnp.asarray(num_classes, initial["train_ll"].dtype))
+        start_ll = jnp.where(jnp.isfinite(initial["train_ll"]), initial["train_ll"], uniform)
+        begin = StepCarry(params, params, tx.init(params), jnp.asarray(-1, jnp.int32))
+        return MemberState(
+            step=begin,
+            healthy_params=params,
+            healthy_metrics=initial,
+            ll_floor=LL_FLOOR_FACTOR * jnp.minimum(start_ll, uniform),
+            weights=weights,
+            interval=jnp.asarray(0, jnp.int32),
+        )
+
+    def run_steps(
+        data: Arrays, keys: MemberKeys, hparams: Hyperparameters, state: MemberState, exact: bool
+    ) -> StepCarry:
+        """The steps of ``state``'s next interval: with the per-step divergence rule
+        (``exact``), or without any check (a frozen member then simply stays where it was)."""
+        member, tx = context(hparams)
+
+        def update(params: Params, opt_state: optax.OptState, t: jax.Array):
+            x, y, w = batch(data, keys, t, state.weights)
             noise = jax.random.fold_in(keys.noise, t)
-            grads = gradient(member, carry.params, x, y, w, hparams, noise)
-            updates, new_opt_state = tx.update(grads, carry.opt_state, carry.params)
-            new_params = optax.apply_updates(carry.params, updates)
+            grads = gradient(member, params, x, y, w, hparams, noise)
+            updates, new_opt_state = tx.update(grads, opt_state, params)
+            return grads, optax.apply_updates(params, updates), new_opt_state
+
+        def exact_step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
+            grads, new_params, new_opt_state = update(carry.params, carry.opt_state, t)
             running = carry.diverged_step < 0
             # A non-finite gradient means the forward pass at ``params`` already overflowed.
             finite_here = _all_finite(grads)
@@ -307,29 +400,97 @@ def make_train(
                 ),
             ), None
 
-        initial = evaluate(member, data, params, weights)
-        uniform = -jnp.log(jnp.asarray(num_classes, initial["train_ll"].dtype))
-        start_ll = jnp.where(jnp.isfinite(initial["train_ll"]), initial["train_ll"], uniform)
-        ll_floor = LL_FLOOR_FACTOR * jnp.minimum(start_ll, uniform)
+        def fast_step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
+            _, new_params, new_opt_state = update(carry.params, carry.opt_state, t)
+            return StepCarry(new_params, carry.params, new_opt_state, carry.diverged_step), None
 
-        def interval(
-            carry: IntervalCarry, i: jax.Array
-        ) -> tuple[IntervalCarry, dict[str, jax.Array]]:
-            ts = (i * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
-            stepped, _ = lax.scan(step, carry.step, ts)
-            metrics = evaluate(member, data, stepped.params, weights)
-            out_of_bounds = ~(metrics["train_ll"] >= ll_floor)  # NaN included
-            params = select(out_of_bounds, carry.healthy_params, stepped.params)
-            metrics = select(out_of_bounds, carry.healthy_metrics, metrics)
-            flag = out_of_bounds & (stepped.diverged_step < 0)
-            diverged_step = jnp.where(flag, ts[-1] + 1, stepped.diverged_step)
-            stepped = stepped._replace(params=params, diverged_step=diverged_step)
-            return IntervalCarry(stepped, params, metrics), metrics
+        ts = (state.interval * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
+        stepped, _ = lax.scan(exact_step if exact else fast_step, state.step, ts)
+        if exact:
+            return stepped
+        return select(state.step.diverged_step < 0, stepped, state.step)
 
-        begin = StepCarry(params, params, tx.init(params), jnp.asarray(-1, jnp.int32))
-        end, history = lax.scan(
-            interval, IntervalCarry(begin, params, initial), jnp.arange(setup.num_evaluations)
-        )
+    def close_interval(
+        data: Arrays, hparams: Hyperparameters, state: MemberState, stepped: StepCarry
+    ) -> tuple[MemberState, dict[str, jax.Array]]:
+        """Evaluate after an interval's steps; a member out of the LL bound is put back."""
+        member, _ = context(hparams)
+        metrics = evaluate(member, data, stepped.params, state.weights)
+        out_of_bounds = ~(metrics["train_ll"] >= state.ll_floor)  # NaN included
+        params = select(out_of_bounds, state.healthy_params, stepped.params)
+        metrics = select(out_of_bounds, state.healthy_metrics, metrics)
+        flag = out_of_bounds & (stepped.diverged_step < 0)
+        last_step = (state.interval + 1) * eval_every
+        diverged_step = jnp.where(flag, last_step, stepped.diverged_step).astype(jnp.int32)
+        stepped = stepped._replace(params=params, diverged_step=diverged_step)
+        state = state._replace(step=stepped, healthy_params=params, healthy_metrics=metrics)
+        return state._replace(interval=state.interval + 1), metrics
+
+    def advance_member(
+        data: Arrays, keys: MemberKeys, hparams: Hyperparameters, state: MemberState, intervals
+    ) -> tuple[MemberState, dict[str, jax.Array]]:
+        def interval(state: MemberState, _) -> tuple[MemberState, dict[str, jax.Array]]:
+            stepped = run_steps(data, keys, hparams, state, exact=True)
+            return close_interval(data, hparams, state, stepped)
+
+        return lax.scan(interval, state, None, length=intervals)
+
+    fast_steps = jax.vmap(functools.partial(run_steps, exact=False), in_axes=(None, 0, 0, 0))
+    exact_steps = jax.vmap(functools.partial(run_steps, exact=True), in_axes=(None, 0, 0, 0))
+    close_intervals = jax.vmap(close_interval, in_axes=(None, 0, 0, 0))
+
+    def run_chunk(
+        data: Arrays,
+        keys: MemberKeys,
+        hparams: Hyperparameters,
+        states: MemberState,
+        history: dict[str, jax.Array],
+        stop: jax.Array,
+    ) -> tuple[MemberState, dict[str, jax.Array]]:
+        def interval(carry):
+            states, history = carry
+            stepped = fast_steps(data, keys, hparams, states)
+            running = states.step.diverged_step < 0
+            went_bad = running & ~jax.vmap(_all_finite)(stepped.params)
+            # The predicate is the chunk's, not a member's: under vmap a cond would run both.
+            stepped = lax.cond(
+                jnp.any(went_bad),
+                lambda: exact_steps(data, keys, hparams, states),
+                lambda: stepped,
+            )
+            column = states.interval[0]  # a chunk's members share their interval count
+            states, metrics = close_intervals(data, hparams, states, stepped)
+            history = {
+                name: lax.dynamic_update_index_in_dim(curve, metrics[name], column, axis=1)
+                for name, curve in history.items()
+            }
+            return states, history
+
+        def more(carry) -> jax.Array:
+            return carry[0].interval[0] < stop
+
+        return lax.while_loop(more, interval, (states, history))
+
+    split_keys = jax.vmap(split_member_key)
+    init_chunk = jax.vmap(init_member, in_axes=(None, 0, 0))
+
+    def init(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberState:
+        return init_member(data, split_member_key(key), hparams)
+
+    def advance(data: Arrays, key: jax.Array, hparams: Hyperparameters, state, num_intervals):
+        return advance_member(data, split_member_key(key), hparams, state, num_intervals)
+
+    def train(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberRun:
+        streams = split_member_key(key)
+        state = init_member(data, streams, hparams)
+        end, history = advance_member(data, streams, hparams, state, setup.num_evaluations)
         return MemberRun(end.step.params, history, end.step.diverged_step)
 
-    return train
+    def train_members(data: Arrays, keys: jax.Array, hparams: Hyperparameters) -> MemberRun:
+        streams = split_keys(keys)
+        states = init_chunk(data, streams, hparams)
+        history = empty_history(states.healthy_metrics, setup.num_evaluations)
+        end, history = run_chunk(data, streams, hparams, states, history, setup.num_evaluations)
+        return MemberRun(end.step.params, history, end.step.diverged_step)
+
+    return Trainer(init, advance, train, init_chunk, run_chunk, train_members)

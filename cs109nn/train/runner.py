@@ -11,10 +11,11 @@ every result to numpy with the padding dropped.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.sharding import PartitionSpec
@@ -25,8 +26,24 @@ from cs109nn.hyperparameters import Hyperparameters, member_hyperparameters
 from cs109nn.models.masked import check_architecture
 from cs109nn.models.model import Model, Params
 from cs109nn.train import devices as dev
+from cs109nn.train.checkpoints import CheckpointPolicy, GroupCheckpoints, due, segment_intervals
 from cs109nn.train.devices import ceil_div
-from cs109nn.train.member import Arrays, Objective, as_arrays, make_train
+from cs109nn.train.member import (
+    Arrays,
+    Objective,
+    as_arrays,
+    empty_history,
+    make_trainer,
+    split_member_key,
+)
+from cs109nn.train.memory import (
+    ChunkPlan,
+    MemoryEstimate,
+    estimate_member_bytes,
+    measured_peak_bytes,
+    plan_chunk,
+    resolve_budget,
+)
 from cs109nn.train.setup import TrainSetup
 from cs109nn.train.subset import check_subset_sizes
 
@@ -36,7 +53,8 @@ class TrainResult(NamedTuple):
 
     params: pytree, leaves [M, ...]; history: name -> [M, T] (train_ll, train_acc and, with a
     test split, test_ll, test_acc; LL is the mean per example); eval_steps: [T]; final:
-    name -> [M] (the last column); diverged: [M] bool; diverged_step: [M] (-1 when not).
+    name -> [M] (the last column); diverged: [M] bool; diverged_step: [M] (-1 when not);
+    compile_seconds and run_seconds of this call (a resumed run's: the segments it ran).
     """
 
     params: Params
@@ -47,6 +65,12 @@ class TrainResult(NamedTuple):
     diverged_step: np.ndarray
     compile_seconds: float
     run_seconds: float
+    resumed_intervals: int = 0  # evaluation intervals restored from a checkpoint, not rerun
+    # per device: the planner's estimate of the training program's peak, the compiled
+    # program's own figure (None where the backend gives none) and the budget planned for
+    memory_estimate_bytes: int | None = None
+    memory_peak_bytes: int | None = None
+    memory_budget_bytes: int | None = None
 
 
 def member_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
@@ -94,6 +118,10 @@ def convolves(model: Model, params_shapes, x_example: np.ndarray) -> bool:
     return "conv_general_dilated" in str(jaxpr)
 
 
+# The compiled program that trains members, by the name jax's compile log gives it (one
+# program per member layout serves whole runs, segments and resumed runs alike).
+TRAINING_PROGRAMS = ("train_members",)
+
 # Measured on 2 CPU cores (experiments/benchmarks): P2's MLP peaks near 8-16 members a chunk
 # (~5-10 MB of activations), P1's logistic regression near 256 (its working set is tiny, but XLA
 # splits a larger chunk's elementwise work less well).
@@ -118,15 +146,18 @@ class Runner:
         objective: Objective | None = None,
         chunk_size: int | None = None,
         devices: list | None = None,
+        memory_budget: int | None = None,
     ) -> None:
         self.model, self.setup, self.chunk_size = model, setup, chunk_size
+        self.objective, self.memory_budget = objective, memory_budget
+        self._memory: MemoryEstimate | None = None  # traced on first call
         self.mesh = dev.member_mesh(devices)
         # the boundary: data checked against the model's head before anything is traced
         self.arrays = as_arrays(check_dataset(data, num_classes=model.num_classes))
         self.dtype = self.arrays.x_train.dtype
         self._rows = setup.rows_per_step(self.arrays.x_train.shape[0])
-        self._train = make_train(model, setup, objective=objective)
-        self._compiled: dict[tuple[int, int], jax.stages.Compiled] = {}
+        self._trainer = make_trainer(model, setup, objective=objective)
+        self._compiled: dict[tuple, jax.stages.Compiled] = {}
 
     def _same_shapes(self, data: Dataset) -> Arrays:
         """Another data set for the same compiled program: it must match shapes and dtypes."""
@@ -145,42 +176,81 @@ class Runner:
         """[T]: the step after which each history column is measured."""
         return self.setup.eval_steps
 
-    def _program(self, chunk: int):
-        """The jitted SPMD program: per device, lax.map over chunks of ``chunk`` members."""
-        vmapped = jax.vmap(self._train, in_axes=(None, 0, 0))
+    def plan_memory(self, num_members: int, *, checkpointed: bool = False) -> ChunkPlan:
+        """How ``num_members`` members will run: the chunk (the speed choice of
+        ``choose_chunk_size``, or ``chunk_size``, made smaller until the estimate fits the
+        memory budget) and the estimate beside the budget. Raises ``MemoryBudgetError`` with
+        the numbers, before anything compiles, when not even one member at a time fits."""
+        per_device = ceil_div(num_members, self.mesh.devices.size)
+        chunk = self.chunk_size or choose_chunk_size(
+            self.model, self.arrays.x_train, self._rows, per_device
+        )
+        if self._memory is None:  # a trace of the program from shapes, once per runner
+            self._memory = estimate_member_bytes(
+                self.model, self.setup, self.arrays, objective=self.objective
+            )
+        return plan_chunk(
+            self.model,
+            self.setup,
+            self.arrays,
+            per_device,
+            resolve_budget(self.memory_budget, list(self.mesh.devices.flat)),
+            preferred_chunk=max(1, min(chunk, per_device)),
+            memory=self._memory,
+            carried_state=checkpointed,
+        )
 
-        def train_members(data: Arrays, key_data: jax.Array, hparams: Hyperparameters):
+    def _program(self, chunk: int):
+        """The jitted SPMD program: per device, lax.map over chunks of ``chunk`` members, each
+        chunk ``run_members`` from its state (or, when ``fresh``, from ``init_members``) until
+        interval ``stop``. One program serves a whole run, its segments and a resumed run; the
+        state and history buffers are donated (the new ones replace them)."""
+        trainer = self._trainer
+
+        def members(data, keys, hparams, states, history, fresh, stop):
+            streams = jax.vmap(split_member_key)(keys)  # split once, folded with steps after
+            states = lax.cond(
+                fresh, lambda: trainer.init_members(data, streams, hparams), lambda: states
+            )
+            return trainer.run_members(data, streams, hparams, states, history, stop)
+
+        def train_members(data, key_data, hparams, states, history, fresh, stop):
             keys = jax.random.wrap_key_data(key_data)
             local_members = key_data.shape[0]
             if local_members == chunk:
-                return vmapped(data, keys, hparams)
+                return members(data, keys, hparams, states, history, fresh, stop)
             split = lambda a: a.reshape(local_members // chunk, chunk, *a.shape[1:])  # noqa: E731
-            out = lax.map(lambda kh: vmapped(data, *kh), jax.tree.map(split, (keys, hparams)))
+            chunks = jax.tree.map(split, (keys, hparams, states, history))
+            out = lax.map(lambda c: members(data, *c, fresh, stop), chunks)
             return jax.tree.map(lambda a: a.reshape(local_members, *a.shape[2:]), out)
 
-        members = PartitionSpec(dev.MEMBERS)
-        return jax.jit(
-            jax.shard_map(
-                train_members,
-                mesh=self.mesh,
-                in_specs=(PartitionSpec(), members, members),
-                # Members never communicate; skip varying-axis typing of the scan carries.
-                out_specs=members,
-                check_vma=False,
-            )
+        by_member, replicated = PartitionSpec(dev.MEMBERS), PartitionSpec()
+        placed = jax.shard_map(
+            train_members,
+            mesh=self.mesh,
+            in_specs=(replicated, *[by_member] * 4, replicated, replicated),
+            # Members never communicate; skip varying-axis typing of the loop carries.
+            out_specs=by_member,
+            check_vma=False,
         )
+        return jax.jit(placed, donate_argnums=(3, 4))
 
     def __call__(
         self,
         keys: jax.Array,
         hparams: Mapping[str, object] | Hyperparameters,
         data: Dataset | None = None,
+        *,
+        checkpoints: CheckpointPolicy | None = None,
     ) -> TrainResult:
         """Train M members: keys [M] (``member_keys``), hparams name -> [M] or a scalar (a
         name left out takes its default).
 
         ``data``: another data set of the same shapes and dtypes (e.g. XOR instead of
-        spirals) reuses the compiled program; by default the set-up's data.
+        spirals) reuses the compiled program; by default the set-up's data. ``checkpoints``:
+        train in segments and save the members' state as the policy says, continuing from a
+        checkpoint left by an earlier call (:mod:`cs109nn.train.checkpoints`); the same
+        program, the same bits. None: the whole run in one call of the program.
         """
         arrays = self.arrays if data is None else self._same_shapes(data)
         key_data = np.asarray(jax.random.key_data(keys))
@@ -200,39 +270,103 @@ class Runner:
                 "gradients of whole batches, not of a training subset"
             )
         num_devices = self.mesh.devices.size
-        per_device = ceil_div(num_members, num_devices)
-        chunk = self.chunk_size or choose_chunk_size(
-            self.model, self.arrays.x_train, self._rows, per_device
-        )
-        chunk = max(1, min(chunk, per_device))
+        memory = self.plan_memory(num_members, checkpointed=checkpoints is not None)
+        chunk = memory.chunk
         size = dev.padded_size(num_members, num_devices * chunk)
         replicated, split = dev.shardings(self.mesh)
         data = jax.tree.map(lambda a: dev.global_array(a, replicated), arrays)
         key_data, hp = dev.pad_members((key_data, hp), size)
         key_data = dev.global_array(key_data, split)
         hp = jax.tree.map(lambda value: dev.global_array(value, split), hp)
+        total = self.setup.num_evaluations
+        # the state and history a fresh start ignores, in their shapes and shardings
+        streams = jax.vmap(split_member_key)(jax.random.wrap_key_data(key_data))
+        shapes = jax.eval_shape(lambda: self._trainer.init_members(data, streams, hp))
+        blank = jax.jit(
+            lambda: (
+                jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes),
+                empty_history(shapes.healthy_metrics, total),
+            ),
+            out_shardings=split,
+        )
+        states, history = blank()
+        fresh, stop = np.bool_(True), np.int32(total)
 
-        compile_seconds = 0.0
-        layout = (size, chunk)
-        if layout not in self._compiled:
+        program, compile_seconds = self._compiled.get((size, chunk)), 0.0
+        if program is None:
             start = time.perf_counter()
-            self._compiled[layout] = self._program(chunk).lower(data, key_data, hp).compile()
+            program = (
+                self._program(chunk)
+                .lower(data, key_data, hp, states, history, fresh, stop)
+                .compile()
+            )
+            self._compiled[size, chunk] = program
             compile_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        run = jax.block_until_ready(self._compiled[layout](data, key_data, hp))
-        run_seconds = time.perf_counter() - start
 
-        run = jax.tree.map(lambda a: a[:num_members], dev.to_host(run))
+        def run(states, history, fresh: bool, stop: int):
+            return program(data, key_data, hp, states, history, np.bool_(fresh), np.int32(stop))
+
+        resumed = 0
+        if checkpoints is None:
+            start = time.perf_counter()
+            states, history = jax.block_until_ready(run(states, history, True, total))
+            run_seconds = time.perf_counter() - start
+        else:
+            states, history, resumed, run_seconds = self._in_segments(
+                checkpoints,
+                f"members{size}-chunk{chunk}-devices{num_devices}",
+                run,
+                states,
+                history,
+            )
+        params, diverged_step, history = jax.tree.map(
+            lambda a: a[:num_members],
+            dev.to_host((states.step.params, states.step.diverged_step, history)),
+        )
         return TrainResult(
-            params=run.params,
-            history=run.history,
+            params=params,
+            history=history,
             eval_steps=self.eval_steps,
-            final={name: a[:, -1] for name, a in run.history.items()},
-            diverged=run.diverged_step >= 0,
-            diverged_step=run.diverged_step,
+            final={name: a[:, -1] for name, a in history.items()},
+            diverged=diverged_step >= 0,
+            diverged_step=diverged_step,
             compile_seconds=compile_seconds,
             run_seconds=run_seconds,
+            resumed_intervals=resumed,
+            memory_estimate_bytes=memory.estimate_bytes,
+            memory_peak_bytes=measured_peak_bytes(program),
+            memory_budget_bytes=memory.budget_bytes,
         )
+
+    def _in_segments(self, policy: CheckpointPolicy, layout: str, run: Callable, states, history):
+        """The run in segments of intervals, saving the state as ``policy`` says; from the
+        latest checkpoint of this layout when there is one. Returns the final state and
+        history, the intervals restored and the seconds spent in the program (not saving).
+        The checkpoints go when the run is done."""
+        total = self.setup.num_evaluations
+        every = segment_intervals(total, policy.every)
+        store = None  # orbax is imported only where a checkpoint exists or is due
+        done = resumed = 0
+        if (policy.directory / layout).is_dir():
+            store = GroupCheckpoints(policy, layout)
+            restored = store.latest({"states": states, "history": history})
+            if restored is not None:
+                done = resumed = restored[0]
+                states, history = restored[1]["states"], restored[1]["history"]
+        seconds, last_save = 0.0, time.perf_counter()
+        while done < total:
+            stop = min(done + every, total)
+            start = time.perf_counter()
+            states, history = jax.block_until_ready(run(states, history, done == 0, stop))
+            seconds += time.perf_counter() - start
+            done = stop
+            if done < total and due(policy, time.perf_counter() - last_save):
+                store = store or GroupCheckpoints(policy, layout)
+                store.save(done, {"states": states, "history": history})
+                last_save = time.perf_counter()
+        if store is not None:
+            store.remove()
+        return states, history, resumed, seconds
 
 
 def make_runner(
@@ -243,13 +377,24 @@ def make_runner(
     objective: Objective | None = None,
     chunk_size: int | None = None,
     devices: list | None = None,
+    memory_budget: int | None = None,
     **options,
 ) -> Runner:
     """A :class:`Runner` for ``model`` on ``data``: the set-up as a :class:`TrainSetup` or its
     fields as keyword ``options`` (steps, optimizer, batch_size, eval_every, dp, dp_microbatch,
     gradient_statistics, schedule); chunk_size: members vectorised at once per device (None:
-    chosen from the model's size); devices: default all of ``jax.devices()``."""
+    chosen from the model's size; either way no more than ``memory_budget`` allows); devices:
+    default all of ``jax.devices()``; memory_budget: bytes per device a program may plan for
+    (None: a safe share of the device's memory, ``cs109nn.train.memory``)."""
     if setup is not None and options:
         raise TypeError(f"pass a TrainSetup or keyword options, not both; got {sorted(options)}")
     setup = TrainSetup(**options) if setup is None else setup
-    return Runner(model, data, setup, objective=objective, chunk_size=chunk_size, devices=devices)
+    return Runner(
+        model,
+        data,
+        setup,
+        objective=objective,
+        chunk_size=chunk_size,
+        devices=devices,
+        memory_budget=memory_budget,
+    )

@@ -278,8 +278,12 @@ def add_shared_arguments(parser: argparse.ArgumentParser, *, threads_help: str) 
     parser.add_argument("--json", default=None, help="also write the figures to this file")
 
 
-# The runner's jitted SPMD program (cs109nn.train.runner), as jax's compile log names it.
-TRAINING_PROGRAM = "train_members"
+def training_programs(names: list[str]) -> int:
+    """How many of the compiled ``names`` are the runner's training programs (by the names
+    jax's compile log gives them, ``cs109nn.train.runner.TRAINING_PROGRAMS``)."""
+    from cs109nn.train.runner import TRAINING_PROGRAMS  # after the threads are pinned
+
+    return sum(name in TRAINING_PROGRAMS for name in names)
 
 
 class CompileLog(logging.Handler):

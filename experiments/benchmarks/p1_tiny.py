@@ -93,7 +93,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def what_if_member(model, steps: int, *, loss_check: bool, cheap_gradient: bool):
-    """A replacement for ``make_train``'s pure ``train`` (full batch, SGD) for what-ifs.
+    """A replacement for ``make_train``'s pure ``train`` (full batch, SGD) for what-ifs (the
+    runner vmaps it over each chunk in place of the engine's ``train_members``).
 
     It follows cs109nn/train/member.py as it stood at the start of this benchmark's work
     (init, init_scale, inject_hyperparams SGD, freeze-on-divergence with the step recorded,
@@ -167,6 +168,54 @@ def what_if_member(model, steps: int, *, loss_check: bool, cheap_gradient: bool)
         return MemberRun(params, history, diverged_step)
 
     return train
+
+
+def placed_members(member, devices, chunk: int, data, keys, hparams):
+    """``member(data, key, hparams) -> MemberRun`` placed as the engine places its own (vmap
+    within a chunk, lax.map over chunks, shard_map over ``devices``), jitted; returns a call
+    ``() -> (final train LL [M], seconds)`` (seconds: the compiled program's run alone)."""
+    import jax
+    import numpy as np
+    from jax import lax
+    from jax.sharding import PartitionSpec
+
+    from cs109nn.train import as_arrays, member_hyperparameters
+    from cs109nn.train import devices as dev
+
+    mesh = dev.member_mesh(devices)
+    vmapped = jax.vmap(member, in_axes=(None, 0, 0))
+
+    def per_device(arrays, key_data, hp):
+        local = key_data.shape[0]
+        split = lambda a: a.reshape(local // chunk, chunk, *a.shape[1:])  # noqa: E731
+        chunks = jax.tree.map(split, (jax.random.wrap_key_data(key_data), hp))
+        out = lax.map(lambda kh: vmapped(arrays, *kh).history["train_ll"][:, -1], chunks)
+        return out.reshape(local)
+
+    members = PartitionSpec(dev.MEMBERS)
+    program = jax.jit(
+        jax.shard_map(
+            per_device,
+            mesh=mesh,
+            in_specs=(PartitionSpec(), members, members),
+            out_specs=members,
+            check_vma=False,
+        )
+    )
+    key_data = np.asarray(jax.random.key_data(keys))
+    hp = member_hyperparameters(hparams, len(key_data), np.float32)
+    replicated, by_member = dev.shardings(mesh)
+    arrays = jax.tree.map(lambda a: dev.global_array(a, replicated), as_arrays(data))
+    key_data = dev.global_array(key_data, by_member)
+    hp = jax.tree.map(lambda a: dev.global_array(a, by_member), hp)
+    compiled = program.lower(arrays, key_data, hp).compile()
+
+    def call():
+        start = time.perf_counter()
+        out = jax.block_until_ready(compiled(arrays, key_data, hp))
+        return np.asarray(out), time.perf_counter() - start
+
+    return call
 
 
 def main() -> None:
@@ -435,17 +484,11 @@ def main() -> None:
         runs = {}
         for d, devs in device_sets.items():
             for label, (loss_check, cheap) in cases.items():
-                trainer = make_runner(
-                    model, data, steps=T, eval_every=T, chunk_size=chunk, devices=devs
-                )
-                trainer._train = what_if_member(
-                    model, T, loss_check=loss_check, cheap_gradient=cheap
-                )
-                result = trainer(keys, hparams)
-                diff = np.max(np.abs(result.final["train_ll"] - engine_ll))
-                runs[f"{d} dev: {label}"] = (lambda t: lambda: t(keys, hparams).run_seconds)(
-                    trainer
-                )
+                member = what_if_member(model, T, loss_check=loss_check, cheap_gradient=cheap)
+                placed = placed_members(member, devs, chunk, data, keys, hparams)
+                final_ll, _ = placed()
+                diff = np.max(np.abs(final_ll - engine_ll))
+                runs[f"{d} dev: {label}"] = (lambda f: lambda: f()[1])(placed)
                 print(f"what-if {d} dev, chunk {chunk}, {label}: max |ΔLL| vs engine {diff:.1e}")
             # The current engine, and the current engine with logits computed as kᵀxᵀ: the
             # vmapped logits then come out members-major, [chunk, n], so the gradient's

@@ -129,7 +129,7 @@ def main() -> None:
                     run_s += result.run_seconds
                     work += len(keys) * args.steps
             wall = time.perf_counter() - start
-            compiles = log.names[before:].count(common.TRAINING_PROGRAM)
+            compiles = common.training_programs(log.names[before:])
             return wall, compile_s, run_s, compiles, work
 
         return run

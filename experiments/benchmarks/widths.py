@@ -111,7 +111,7 @@ def main() -> None:
                 depth = len(fields.get("depth", ())) or 1
                 members += len(spec.models) * width * depth * args.seeds * len(LEARNING_RATES)
         wall = time.perf_counter() - start
-        return wall, log.names[before:].count(common.TRAINING_PROGRAM), members
+        return wall, common.training_programs(log.names[before:]), members
 
     print(
         f"widths: {'depth' if args.depth else 'width'} grid on {args.dataset}, {args.seeds} seeds "
