@@ -1,5 +1,6 @@
 """Conv-net members: the engine maps them one by one on a CPU (a vmapped convolution is a slow
-grouped one there), and each equals a solo run of the same member."""
+grouped one there), and each equals a solo run of the same member -- with per-example gradients
+too (gradient statistics, DP-SGD), mapped and vectorised over members."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import numpy as np
 
 from cs109nn.data import load_dataset
 from cs109nn.models import model_from_spec
-from cs109nn.train import choose_chunk_size, make_runner, member_keys
+from cs109nn.train import (
+    as_arrays,
+    choose_chunk_size,
+    make_runner,
+    make_train,
+    member_hyperparameters,
+    member_keys,
+)
 
 
 def test_conv_members_are_mapped_and_equal_solo_runs():
@@ -32,3 +40,37 @@ def test_conv_members_are_mapped_and_equal_solo_runs():
             jax.tree.leaves(together.params), jax.tree.leaves(solo.params), strict=True
         ):
             np.testing.assert_allclose(a[i], b[0], rtol=1e-4, atol=1e-5)
+
+
+def test_conv_members_with_statistics_and_dp_equal_solo_members():
+    # Per-example gradients of a conv net under a vmap over members, on the training split all
+    # members share: the full-batch DP step and the gradient statistics both take it (the case
+    # that vmap(grad) over examples has no conv batching rule for). Compiles dominate: one
+    # setup with both, three programs (vectorised, mapped, solo).
+    data = load_dataset("digits", n=150, val_fraction=0.2)
+    model = model_from_spec("convnet:3x4", num_classes=data.num_classes)
+    options = dict(steps=4, eval_every=2, gradient_statistics=True, dp=True, batch_size=None)
+    seeds = [0, 1]
+    values = {"learning_rate": [0.1, 0.3], "clip_norm": [0.5, 2.0], "noise_multiplier": [0.5, 1.0]}
+    # The reference: make_train's member function jitted alone, one member at a time.
+    solo_train = jax.jit(make_train(model, **options))
+    hparams = member_hyperparameters(values, len(seeds), np.float32)
+    solo = [
+        jax.device_get(
+            solo_train(
+                as_arrays(data), member_keys([seed])[0], jax.tree.map(lambda a, i=i: a[i], hparams)
+            )
+        )
+        for i, seed in enumerate(seeds)
+    ]
+    for chunk in (2, 1):  # vectorised (a GPU's choice) and mapped (the CPU default)
+        run = make_runner(model, data, chunk_size=chunk, **options)(member_keys(seeds), values)
+        assert np.all(np.isfinite(run.history["grad_norm_mean"]))
+        for i in range(len(seeds)):
+            for name, curve in solo[i].history.items():
+                np.testing.assert_allclose(
+                    run.history[name][i], curve, rtol=2e-4, atol=1e-5, err_msg=f"{chunk} {name}"
+                )
+            leaves = zip(jax.tree.leaves(run.params), jax.tree.leaves(solo[i].params), strict=True)
+            for a, b in leaves:
+                np.testing.assert_allclose(a[i], b, rtol=2e-4, atol=1e-5)

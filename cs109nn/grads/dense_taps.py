@@ -1,4 +1,4 @@
-"""Taps on every flax ``nn.Dense``: its input and the gradient at its output, in one pass.
+"""Taps on every flax ``nn.Dense`` and ``nn.Conv``: its input and output gradient, in one pass.
 
 For a Dense layer ``out = x @ W + b`` and one example, the chain rule gives
 dL/dW = x ⊗ δ and dL/db = δ, where δ = dL/d(out) (the slides' backprop, layer by layer:
@@ -12,9 +12,19 @@ to the perturbations. Because example i's loss depends only on row i, row i of t
 is example i's δ. ``flax.linen.intercept_methods`` around the loss does this for any model
 built from ``nn.Dense`` without touching the model's code.
 
+A convolution is a Dense layer applied at every output position to the input patch under the
+kernel: out[s] = patch[s] @ kernel.reshape(-1, C_out) + bias. So an ``nn.Conv`` tap stores the
+patches [n, S, k·k·C_in] (S output positions, gathered by slicing: no FLOPs) and its output
+gradient [n, S, C_out], and everything below treats it as a Dense tap with S positions. This
+keeps conv nets off ``vmap(grad)``, whose per-example kernel gradient is a grouped convolution
+(slow on XLA:CPU, and without a batching rule when members are vmapped over shared data).
+``layer_taps`` taps both kinds; ``dense_taps`` only Dense (the ``"dense"`` method's promise).
+
 Requirements for the taps to be exact (``dense_taps`` returns ``None`` where it can tell they
-fail): every parameter leaf is the ``kernel`` or ``bias`` of an ``nn.Dense`` called inside
-``loss_fn``; each Dense input and output keeps the example axis first; examples do not interact
+fail): every parameter leaf is the ``kernel`` or ``bias`` of an ``nn.Dense`` (or tapped
+``nn.Conv``) called inside ``loss_fn``; each input and output keeps the example axis first (a
+Conv's input exactly one batch axis; zero or explicit padding, strides and kernel dilation, no
+input dilation, feature groups, mask or custom convolution); examples do not interact
 (no batch norm); and the loss touches the parameters only through those Dense calls (no
 penalty on ``params`` inside ``loss_fn``, no weight tying outside Dense, no ``nn.scan`` /
 lifted transforms around Dense).
@@ -22,13 +32,15 @@ lifted transforms around Dense).
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 Params = Any
 LossFn = Callable[[Params, Any, Any], jax.Array]
@@ -38,9 +50,11 @@ class DenseTap(NamedTuple):
     """One Dense kernel over a batch: all its calls and positions stacked on axis 1.
 
     inputs: [n, S, d_in]; deltas: [n, S, d_out] (S = 1 for a plain MLP on [n, d] inputs; more
-    for Dense applied to [n, ..., d] inputs or a Dense module called several times).
-    kernel_index / bias_index: positions of the kernel [d_in, d_out] and bias [d_out] in
-    ``jax.tree.leaves(params)``; bias_index is None for ``use_bias=False``.
+    for Dense applied to [n, ..., d] inputs, a Dense module called several times, or a Conv:
+    its S output positions, d_in = k·k·C_in patch entries).
+    kernel_index / bias_index: positions of the kernel [d_in, d_out] (a Conv's [k, k, C_in,
+    C_out], reshaped) and bias [d_out] in ``jax.tree.leaves(params)``; bias_index is None for
+    ``use_bias=False``.
     """
 
     kernel_index: int
@@ -80,11 +94,91 @@ class _CallInfo(NamedTuple):
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     out_dtype: Any
+    # The kernel's shape as the call reads it, and its input -> rows [n, S, d_in] map (None:
+    # a convolution the patches cannot reproduce).
+    kernel_shape: tuple[int, ...]
+    rows: Callable[[jax.Array], jax.Array] | None
 
 
-def _is_dense_call(context: Any) -> bool:
-    # Exactly nn.Dense: a subclass may change __call__, and the x ⊗ δ rule with it.
-    return type(context.module) is nn.Dense and context.method_name == "__call__"
+DENSE: tuple[type[nn.Module], ...] = (nn.Dense,)
+DENSE_AND_CONV: tuple[type[nn.Module], ...] = (nn.Dense, nn.Conv)
+
+
+def _is_tapped_call(context: Any, kinds: tuple[type[nn.Module], ...]) -> bool:
+    # Exactly these types: a subclass may change __call__, and the x ⊗ δ rule with it.
+    return type(context.module) in kinds and context.method_name == "__call__"
+
+
+def _dense_rows(x: jax.Array) -> jax.Array:
+    """A Dense input [n, ..., d] as rows [n, S, d]."""
+    return x.reshape(x.shape[0], -1, x.shape[-1])
+
+
+def conv_patches(
+    x: jax.Array,
+    kernel_size: Sequence[int],
+    strides: Sequence[int],
+    padding: Sequence[tuple[int, int]],
+    kernel_dilation: Sequence[int],
+) -> jax.Array:
+    """The input patch under the kernel at every output position: x [n, *spatial, C] ->
+    [n, S, prod(kernel_size)·C], entries ordered as ``kernel.reshape(-1, C_out)`` reads them
+    (kernel offsets row-major, then channels), so conv(x, W) = patches @ W.reshape(-1, C_out).
+
+    Strided slices of the zero-padded input, one per kernel offset: no multiplication (unlike
+    ``lax.conv_general_dilated_patches``, an identity-kernel convolution).
+    """
+    n, channels = x.shape[0], x.shape[-1]
+    padded = jnp.pad(x, [(0, 0), *padding, (0, 0)])
+    spatial = padded.shape[1:-1]
+    out = [
+        (size - d * (k - 1) - 1) // s + 1
+        for size, k, s, d in zip(spatial, kernel_size, strides, kernel_dilation, strict=True)
+    ]
+    slices = []
+    for offset in itertools.product(*(range(k) for k in kernel_size)):
+        start = [o * d for o, d in zip(offset, kernel_dilation, strict=True)]
+        limit = [b + (m - 1) * s + 1 for b, m, s in zip(start, out, strides, strict=True)]
+        slices.append(lax.slice(padded, (0, *start, 0), (n, *limit, channels), (1, *strides, 1)))
+    return jnp.stack(slices, axis=-2).reshape(n, math.prod(out), len(slices) * channels)
+
+
+def _kernel_size(module: nn.Conv) -> tuple[int, ...]:
+    size = module.kernel_size
+    return (size,) if isinstance(size, int) else tuple(size)
+
+
+def _per_axis(value: int | Sequence[int] | None, rank: int) -> tuple[int, ...]:
+    """flax's broadcast of a Conv's strides / dilations: None is 1, an int holds for every axis."""
+    if value is None:
+        return (1,) * rank
+    return (value,) * rank if isinstance(value, int) else tuple(value)
+
+
+def _conv_rows(module: nn.Conv, in_shape: tuple[int, ...]) -> Callable | None:
+    """``conv_patches`` with ``module``'s geometry, or None where flax's Conv does more than
+    a zero-padded, strided, kernel-dilated convolution of one batch axis."""
+    kernel_size = _kernel_size(module)
+    rank = len(kernel_size)
+    if (
+        len(in_shape) != rank + 2
+        or module.feature_group_count != 1
+        or module.mask is not None
+        or module.conv_general_dilated is not None
+        or module.conv_general_dilated_cls is not None
+        or any(d != 1 for d in _per_axis(module.input_dilation, rank))
+    ):
+        return None
+    strides = _per_axis(module.strides, rank)
+    dilation = _per_axis(module.kernel_dilation, rank)
+    padding = nn.linear.canonicalize_padding(module.padding, rank)
+    if isinstance(padding, str):
+        if padding not in ("SAME", "SAME_LOWER", "VALID"):
+            return None  # CIRCULAR, REFLECT, CAUSAL pad otherwise
+        dilated = [(k - 1) * d + 1 for k, d in zip(kernel_size, dilation, strict=True)]
+        padding = lax.padtype_to_pads(in_shape[1:-1], dilated, strides, padding)
+    pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+    return lambda x: conv_patches(x, kernel_size, strides, pads, dilation)
 
 
 def _dense_input(args: tuple, kwargs: dict) -> jax.Array:
@@ -96,8 +190,11 @@ def batch_size(x: Any) -> int:
     return jax.tree.leaves(x)[0].shape[0]
 
 
-def _discover(loss_fn: LossFn, params: Params, x: Any, y: Any) -> list[_CallInfo]:
-    """Shapes only (``jax.eval_shape``, no FLOPs): which leaves each Dense call reads, in order."""
+def _discover(
+    loss_fn: LossFn, params: Params, x: Any, y: Any, kinds: tuple[type[nn.Module], ...]
+) -> list[_CallInfo]:
+    """Shapes only (``jax.eval_shape``, no FLOPs): which leaves each tapped call reads, in
+    order."""
     leaves, treedef = jax.tree.flatten(params)
     calls: list[_CallInfo] = []
 
@@ -107,16 +204,25 @@ def _discover(loss_fn: LossFn, params: Params, x: Any, y: Any) -> list[_CallInfo
 
         def interceptor(next_fun, args, kwargs, context):
             out = next_fun(*args, **kwargs)
-            if _is_dense_call(context):
+            if _is_tapped_call(context, kinds):
                 own = context.module.variables.get("params", {})
                 kernel, bias = own.get("kernel"), own.get("bias")
+                in_shape = tuple(_dense_input(args, kwargs).shape)
+                if type(context.module) is nn.Dense:
+                    kernel_shape, rows = (in_shape[-1], out.shape[-1]), _dense_rows
+                else:
+                    kernel_size = _kernel_size(context.module)
+                    kernel_shape = (*kernel_size, in_shape[-1], out.shape[-1])
+                    rows = _conv_rows(context.module, in_shape)
                 calls.append(
                     _CallInfo(
                         kernel_index=index_of.get(id(kernel)),
                         bias_index=None if bias is None else index_of.get(id(bias)),
-                        in_shape=tuple(_dense_input(args, kwargs).shape),
+                        in_shape=in_shape,
                         out_shape=tuple(out.shape),
                         out_dtype=out.dtype,
+                        kernel_shape=kernel_shape,
+                        rows=rows,
                     )
                 )
             return out
@@ -129,17 +235,16 @@ def _discover(loss_fn: LossFn, params: Params, x: Any, y: Any) -> list[_CallInfo
 
 
 def _eligible(calls: list[_CallInfo], leaves: list[Any], n: int) -> bool:
-    """True when the Dense calls cover every leaf and keep the example axis first."""
+    """True when the tapped calls cover every leaf and keep the example axis first."""
     if not calls:
         return False
     covered: set[int] = set()
     for call in calls:
-        if call.kernel_index is None:
+        if call.kernel_index is None or call.rows is None:
             return False
-        kernel_shape = (call.in_shape[-1], call.out_shape[-1])
-        if tuple(leaves[call.kernel_index].shape) != kernel_shape:
+        if tuple(leaves[call.kernel_index].shape) != call.kernel_shape:
             return False
-        # Rank ≥ 2 and n rows: the example axis reaches the Dense (not a model vmapped inside).
+        # Rank ≥ 2 and n rows: the example axis reaches the layer (not a model vmapped inside).
         if len(call.in_shape) < 2 or call.in_shape[0] != n or call.out_shape[0] != n:
             return False
         covered.add(call.kernel_index)
@@ -156,9 +261,22 @@ def dense_taps(loss_fn: LossFn, params: Params, x: Any, y: Any) -> DenseTaps | N
     Returns None when the model is not eligible (see the module docstring); callers then fall
     back to ``vmap(grad)``.
     """
+    return layer_taps(loss_fn, params, x, y, kinds=DENSE)
+
+
+def layer_taps(
+    loss_fn: LossFn,
+    params: Params,
+    x: Any,
+    y: Any,
+    *,
+    kinds: tuple[type[nn.Module], ...] = DENSE_AND_CONV,
+) -> DenseTaps | None:
+    """``dense_taps`` over the layer types ``kinds``: Dense and Conv by default, a Conv's
+    inputs as patches [n, S, k·k·C_in] (``conv_patches``). None where not eligible."""
     leaves, treedef = jax.tree.flatten(params)
     n = batch_size(x)
-    calls = _discover(loss_fn, params, x, y)
+    calls = _discover(loss_fn, params, x, y, kinds)
     if not _eligible(calls, leaves, n):
         return None
 
@@ -168,17 +286,17 @@ def dense_taps(loss_fn: LossFn, params: Params, x: Any, y: Any) -> DenseTaps | N
         inputs: list[jax.Array] = []
 
         def interceptor(next_fun, args, kwargs, context):
-            if not _is_dense_call(context):
+            if not _is_tapped_call(context, kinds):
                 return next_fun(*args, **kwargs)
             if len(inputs) == len(perturbations):
-                raise RuntimeError("more Dense calls than when traced for shapes; is loss_fn pure?")
+                raise RuntimeError("more layer calls than when traced for shapes; is loss_fn pure?")
             inputs.append(_dense_input(args, kwargs))
             return next_fun(*args, **kwargs) + perturbations[len(inputs) - 1]
 
         with nn.intercept_methods(interceptor):
             losses = loss_fn(params, x, y)
         if len(inputs) != len(calls):
-            raise RuntimeError("fewer Dense calls than when traced for shapes; is loss_fn pure?")
+            raise RuntimeError("fewer layer calls than when traced for shapes; is loss_fn pure?")
         return jnp.sum(losses), (losses, inputs)
 
     deltas, (losses, inputs) = jax.grad(summed_loss, has_aux=True)(perturbations)
@@ -189,21 +307,24 @@ def dense_taps(loss_fn: LossFn, params: Params, x: Any, y: Any) -> DenseTaps | N
         grouped.setdefault(call.kernel_index, []).append(k)
     taps = []
     for kernel_index, ks in grouped.items():
-        as_rows = lambda a: a.reshape(n, -1, a.shape[-1])  # noqa: E731  [n, ..., d] -> [n, S, d]
         taps.append(
             DenseTap(
                 kernel_index=kernel_index,
                 bias_index=calls[ks[0]].bias_index,
-                inputs=jnp.concatenate([as_rows(inputs[k]) for k in ks], axis=1),
-                deltas=jnp.concatenate([as_rows(deltas[k]) for k in ks], axis=1),
+                inputs=jnp.concatenate([calls[k].rows(inputs[k]) for k in ks], axis=1),
+                deltas=jnp.concatenate([_dense_rows(deltas[k]) for k in ks], axis=1),
             )
         )
     return DenseTaps(losses=losses, taps=tuple(taps), treedef=treedef, leaves=tuple(leaves))
 
 
-def _assemble(taps: DenseTaps, pieces: dict[int, jax.Array]) -> Params:
-    """Per-leaf arrays (keyed by leaf index) back into the params' tree structure."""
-    out = [pieces[i].astype(leaf.dtype) for i, leaf in enumerate(taps.leaves)]
+def _assemble(taps: DenseTaps, pieces: dict[int, jax.Array], leading: tuple[int, ...]) -> Params:
+    """Per-leaf arrays (keyed by leaf index) back into the params' tree structure, each
+    [*leading, *leaf.shape] (a Conv kernel's [d_in, d_out] back to [k, k, C_in, C_out])."""
+    out = [
+        pieces[i].reshape(*leading, *leaf.shape).astype(leaf.dtype)
+        for i, leaf in enumerate(taps.leaves)
+    ]
     return taps.treedef.unflatten(out)
 
 
@@ -223,7 +344,7 @@ def tap_per_example_gradients(taps: DenseTaps) -> Params:
             pieces[tap.kernel_index] = jnp.einsum("bsi,bsj->bij", xs, ds)
         if tap.bias_index is not None:
             pieces[tap.bias_index] = jnp.sum(tap.deltas, axis=1)
-    return _assemble(taps, pieces)
+    return _assemble(taps, pieces, taps.losses.shape[:1])
 
 
 def tap_squared_norms(taps: DenseTaps) -> jax.Array:
@@ -268,4 +389,4 @@ def tap_weighted_sum(taps: DenseTaps, weights: jax.Array) -> Params:
         pieces[tap.kernel_index] = xs.reshape(n_rows, xs.shape[-1]).T @ weighted
         if tap.bias_index is not None:
             pieces[tap.bias_index] = jnp.sum(weighted, axis=0)
-    return _assemble(taps, pieces)
+    return _assemble(taps, pieces, ())

@@ -9,14 +9,21 @@ fast path and, called on one-row batches, the ``vmap(grad)`` reference.
 Key invariant: ``sum_i per_example_gradients(...)[i] == summed_gradient(...)``.
 
 ``method``:
-  ``"vmap"``  — ``vmap(grad(loss of one example))``; any model (conv nets included).
+  ``"vmap"``  — ``vmap(grad(loss of one example))``; any model. A conv net's per-example kernel
+                gradient is then a grouped convolution: slow on XLA:CPU, and with no batching
+                rule (NotImplementedError) when members are vmapped over data they share.
+  ``"map"``   — ``lax.map`` over examples of ``grad(loss of one example)``: one example at a
+                time, so no convolution is batched twice; valid inside any vmap, but serial.
   ``"dense"`` — every layer a flax ``nn.Dense``: one backward pass gives each layer's input x
                 and output gradient δ (``dense_taps``), then gradient = x ⊗ δ and
                 norm = ‖x‖·‖δ‖ (no per-example gradient built for norms). Raises if the model
                 is not eligible.
-  ``"auto"``  — ``"dense"`` where eligible, else ``"vmap"`` (decided at trace time).
-  Eligibility is checked (every leaf a Dense kernel/bias, example axis first) except for one
-  thing it cannot see: ``loss_fn`` must reach ``params`` only through those Dense calls — a
+  ``"taps"``  — the same with ``nn.Conv`` layers too, a convolution being a Dense layer on
+                input patches (``layer_taps``); raises if the model is not eligible.
+  ``"auto"``  — ``"taps"`` where eligible, else ``"map"`` for a loss that convolves, else
+                ``"vmap"`` (decided at trace time).
+  Eligibility is checked (every leaf a Dense / Conv kernel or bias, example axis first) except
+  for one thing it cannot see: ``loss_fn`` must reach ``params`` only through those calls — a
   penalty such as λ‖θ‖² inside ``loss_fn`` would be missed; add its gradient separately.
 ``microbatch``: process the batch in chunks of that many examples (``lax.map``), so the
 intermediate memory scales with the chunk, not the batch.
@@ -31,9 +38,16 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cs109nn.grads.dense_taps import DenseTaps, LossFn, Params, batch_size, dense_taps
+from cs109nn.grads.dense_taps import (
+    DenseTaps,
+    LossFn,
+    Params,
+    batch_size,
+    dense_taps,
+    layer_taps,
+)
 
-Method = Literal["auto", "dense", "vmap"]
+Method = Literal["auto", "dense", "taps", "vmap", "map"]
 
 
 def summed_gradient(loss_fn: LossFn, params: Params, x: Any, y: Any) -> Params:
@@ -54,6 +68,23 @@ def one_example_loss(loss_fn: LossFn) -> Callable[[Params, Any, Any], jax.Array]
 def vmap_per_example_gradients(loss_fn: LossFn, params: Params, x: Any, y: Any) -> Params:
     """``vmap(grad(loss of one example))``: leaves [n, *leaf.shape]. Works for any model."""
     return jax.vmap(jax.grad(one_example_loss(loss_fn)), in_axes=(None, 0, 0))(params, x, y)
+
+
+def map_per_example_gradients(loss_fn: LossFn, params: Params, x: Any, y: Any) -> Params:
+    """``lax.map`` over examples of ``grad(loss of one example)``: leaves [n, *leaf.shape]."""
+    return _map_value_and_grad(loss_fn, params, x, y)[1]
+
+
+def _map_value_and_grad(loss_fn: LossFn, params: Params, x: Any, y: Any) -> tuple[Any, Params]:
+    """(losses [n], per-example gradients) one example at a time: each a plain ``grad``, so
+    an outer vmap (over members) batches each convolution once, never a grouped one again."""
+    value_and_grad = jax.value_and_grad(one_example_loss(loss_fn))
+    return lax.map(lambda xy: value_and_grad(params, *xy), (x, y))
+
+
+def convolves(loss_fn: LossFn, params: Params, x: Any, y: Any) -> bool:
+    """Whether ``loss_fn`` contains a convolution (traced to a jaxpr, no FLOPs)."""
+    return "conv_general_dilated" in str(jax.make_jaxpr(loss_fn)(params, x, y))
 
 
 def tree_norms(per_example: Params) -> jax.Array:
@@ -164,22 +195,29 @@ BackwardPass = DenseTaps | StackedGradients
 def backward_pass(loss_fn: LossFn, params: Params, x: Any, y: Any, method: Method) -> BackwardPass:
     """Per-example losses and gradients of one batch, in the form ``method`` picks.
 
-    x: [n, ...], y: [n, ...]. "dense"/"auto" on an eligible model: ``DenseTaps`` (layer inputs
-    and output gradients, no per-example gradient built until asked for); "vmap", or "auto" on
-    any other model: ``StackedGradients`` from ``vmap(value_and_grad)``. The one place the
-    Dense path or the vmap fallback is chosen; callers use ``.losses``, ``.gradients()``,
-    ``.norms()`` and ``.weighted_sum(w)``, which both forms have.
+    x: [n, ...], y: [n, ...]. "dense"/"taps"/"auto" on an eligible model: ``DenseTaps`` (layer
+    inputs and output gradients, no per-example gradient built until asked for); "vmap" /
+    "map", or "auto" on any other model: ``StackedGradients``. The one place the taps or a
+    fallback is chosen; callers use ``.losses``, ``.gradients()``, ``.norms()`` and
+    ``.weighted_sum(w)``, which both forms have.
     """
-    if method not in ("auto", "dense", "vmap"):
-        raise ValueError(f"method must be 'auto', 'dense' or 'vmap', got {method!r}")
-    taps = None if method == "vmap" else dense_taps(loss_fn, params, x, y)
+    if method not in ("auto", "dense", "taps", "vmap", "map"):
+        raise ValueError(f"method must be 'auto', 'dense', 'taps', 'vmap' or 'map', got {method!r}")
+    taps = None
+    if method == "dense":
+        taps = dense_taps(loss_fn, params, x, y)
+    elif method in ("taps", "auto"):
+        taps = layer_taps(loss_fn, params, x, y)
     if taps is not None:
         return taps
-    if method == "dense":
+    if method in ("dense", "taps"):
+        layers = "a flax nn.Dense" if method == "dense" else "a flax nn.Dense or nn.Conv"
         raise ValueError(
-            "method='dense' needs every parameter to be the kernel or bias of a flax nn.Dense "
+            f"method={method!r} needs every parameter to be the kernel or bias of {layers} "
             "called inside loss_fn with the example axis first; use method='vmap' or 'auto'"
         )
+    if method == "map" or (method == "auto" and convolves(loss_fn, params, x, y)):
+        return StackedGradients(*_map_value_and_grad(loss_fn, params, x, y))
     # value_and_grad: the losses come with the gradients (DP-SGD's history wants them); where
     # they go unused, XLA drops them.
     value_and_grad = jax.vmap(jax.value_and_grad(one_example_loss(loss_fn)), in_axes=(None, 0, 0))

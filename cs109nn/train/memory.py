@@ -105,9 +105,12 @@ class MemoryEstimate(NamedTuple):
 
     def program_bytes(self, chunk: int, members: int, *, carried_state: bool = False) -> int:
         """A device's peak with ``members`` members (padding included) in chunks of ``chunk``;
-        ``carried_state``: a program that takes and returns every member's state (a segment
-        between checkpoints; donated, so one copy) holds ``members`` carries besides."""
-        state = members * self.carry if carried_state else 0
+        ``carried_state``: a program that takes and returns every member's state (the runner's:
+        donated, so one copy, and the chunks' results stacked by lax.map) holds 2 x ``members``
+        carries besides."""
+        # in and out (donated: one buffer), plus lax.map's stacked results over the chunks
+        # before they are the program's output (measured against memory_analysis())
+        state = 2 * members * self.carry if carried_state else 0
         return self.shared + members * self.member_io + state + chunk * self.per_member
 
     def describe(self, chunk: int, members: int) -> str:

@@ -22,6 +22,7 @@ from jax.sharding import PartitionSpec
 
 from cs109nn.data.dataset import Dataset, check_dataset
 from cs109nn.errors import ConfigError
+from cs109nn.grads.per_example import convolves as loss_convolves
 from cs109nn.hyperparameters import Hyperparameters, member_hyperparameters
 from cs109nn.models.masked import check_architecture
 from cs109nn.models.model import Model, Params
@@ -114,8 +115,7 @@ def choose_chunk_size(model: Model, x_example: np.ndarray, rows: int, members: i
 def convolves(model: Model, params_shapes, x_example: np.ndarray) -> bool:
     """Whether ``model``'s forward pass contains a convolution (traced, no FLOPs)."""
     example = jax.ShapeDtypeStruct((1, *np.shape(x_example)[1:]), np.float32)
-    jaxpr = jax.make_jaxpr(model.apply)(params_shapes, example)
-    return "conv_general_dilated" in str(jaxpr)
+    return loss_convolves(lambda params, x, _: model.apply(params, x), params_shapes, example, None)
 
 
 # The compiled program that trains members, by the name jax's compile log gives it (one
@@ -176,7 +176,7 @@ class Runner:
         """[T]: the step after which each history column is measured."""
         return self.setup.eval_steps
 
-    def plan_memory(self, num_members: int, *, checkpointed: bool = False) -> ChunkPlan:
+    def plan_memory(self, num_members: int) -> ChunkPlan:
         """How ``num_members`` members will run: the chunk (the speed choice of
         ``choose_chunk_size``, or ``chunk_size``, made smaller until the estimate fits the
         memory budget) and the estimate beside the budget. Raises ``MemoryBudgetError`` with
@@ -197,7 +197,7 @@ class Runner:
             resolve_budget(self.memory_budget, list(self.mesh.devices.flat)),
             preferred_chunk=max(1, min(chunk, per_device)),
             memory=self._memory,
-            carried_state=checkpointed,
+            carried_state=True,  # the program takes and returns every member's state
         )
 
     def _program(self, chunk: int):
@@ -270,7 +270,7 @@ class Runner:
                 "gradients of whole batches, not of a training subset"
             )
         num_devices = self.mesh.devices.size
-        memory = self.plan_memory(num_members, checkpointed=checkpoints is not None)
+        memory = self.plan_memory(num_members)
         chunk = memory.chunk
         size = dev.padded_size(num_members, num_devices * chunk)
         replicated, split = dev.shardings(self.mesh)
