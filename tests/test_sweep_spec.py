@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
+import typing
 
 import pytest
 
 from cs109nn.sweep import SpecError, SweepSpec, apply_overrides, config_hash, make_plan
+from cs109nn.sweep.distributions import Distribution
 from cs109nn.sweep.spec import (
     changed_keys,
     from_config,
@@ -19,10 +20,10 @@ from cs109nn.sweep.spec import (
 from cs109nn.train import HPARAM_NAMES
 
 
-def test_spec_has_a_float_grid_field_for_every_engine_hyperparameter():
-    fields = {field.name: field for field in dataclasses.fields(SweepSpec)}
+def test_spec_has_a_float_grid_or_distribution_field_for_every_engine_hyperparameter():
+    hints = typing.get_type_hints(SweepSpec)
     for name in HPARAM_NAMES:
-        assert fields[name].type == "tuple[float, ...]", name
+        assert hints[name] == tuple[float, ...] | Distribution, name
 
 
 def test_overrides_parse_each_value_by_its_field_type():
@@ -137,6 +138,8 @@ def test_config_hash_is_sha256_of_the_canonical_json_of_the_config():
         "decay_interval": [],
         "width": [],
         "depth": [],
+        "samples": 0,
+        "search_seed": 0,
         "eval_every": 10,
         "dp": False,
         "data_dir": None,

@@ -3,9 +3,11 @@
 Groups are the product of the static axes in the spec's order (data sets, then models,
 optimizers, schedules, steps, batch sizes) -- except that a model fitted in closed form (Naive
 Bayes) has no optimizer, schedule, steps or batches, so it is one group per data set; members
-are the product of the swept hyperparameters (in ``HYPERPARAMETER_FIELDS`` order) and the
-seeds, seeds varying fastest. Both orders are fixed by the spec alone, so a group id and a
-member index name the same training in every run of it.
+are the product of the swept hyperparameters' grids (in ``HYPERPARAMETER_FIELDS`` order), the
+``samples`` draws of the fields that hold a distribution (``cs109nn.sweep.distributions``) and
+the seeds, seeds varying fastest, then samples. Both orders are fixed by the spec alone (the
+draws by its ``search_seed``), so a group id and a member index name the same training in every
+run of it.
 
 What compiles once is defined here and nowhere else: :func:`program_key` -- a group's model,
 its :class:`~cs109nn.train.TrainSetup` and its data's shapes. Groups with equal keys (the same
@@ -21,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cs109nn.data import Dataset
+from cs109nn.errors import ConfigError
 from cs109nn.models import is_fitted_spec
+from cs109nn.sweep.distributions import Distribution, draw_samples
 from cs109nn.sweep.spec import HYPERPARAMETER_FIELDS, SpecError, SweepSpec
 from cs109nn.train import TrainSetup
 
@@ -143,13 +147,26 @@ def _setup(
 
 
 def _members(spec: SweepSpec) -> Members:
-    swept = [name for name in HYPERPARAMETER_FIELDS if getattr(spec, name)]
-    grid = list(itertools.product(*(getattr(spec, name) for name in swept)))
+    fields = {name: getattr(spec, name) for name in HYPERPARAMETER_FIELDS}
+    distributions = {name: v for name, v in fields.items() if isinstance(v, Distribution)}
+    swept = [name for name, v in fields.items() if v and name not in distributions]
+    try:  # on the host, in float64: the same draws on any number of devices
+        drawn = draw_samples(distributions, spec.samples, spec.search_seed)
+    except ConfigError as error:
+        raise SpecError(str(error)) from None
+    # a hyperparameter point: a grid point and one joint draw (every grid point trains the same
+    # draws); samples vary faster than the grid
+    points = [
+        {**dict(zip(swept, values, strict=True)), **{name: d[k] for name, d in drawn.items()}}
+        for values in itertools.product(*(fields[name] for name in swept))
+        for k in range(max(spec.samples, 1))
+    ]
     # seeds vary fastest: the seeds of one hyperparameter point are neighbours
-    seeds = np.array([seed for _ in grid for seed in spec.seeds], dtype=np.int64)
+    seeds = np.array([seed for _ in points for seed in spec.seeds], dtype=np.int64)
     hparams = {
-        name: np.array([point[k] for point in grid for _ in spec.seeds], dtype=np.float64)
-        for k, name in enumerate(swept)
+        name: np.array([point[name] for point in points for _ in spec.seeds], dtype=np.float64)
+        for name in HYPERPARAMETER_FIELDS
+        if name in swept or name in drawn
     }
     return Members(seeds=seeds, hparams=hparams)
 

@@ -127,9 +127,7 @@ def run_sweep(
                 else make_runner(model, data, group.setup, memory_budget=spec.memory_budget)
             )
             if not group.fitted:  # a MemoryBudgetError names what is needed and available
-                runners[key].plan_memory(
-                    len(plan.members), checkpointed=spec.checkpoint_seconds is not None
-                )
+                runners[key].plan_memory(len(plan.members))
     with_test = any(data.x_test is not None for data in datasets.values())
     with_val = any(data.x_val is not None for data in datasets.values())
     columns = schema.results_columns(with_test=with_test, with_val=with_val)

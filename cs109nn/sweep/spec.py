@@ -6,7 +6,9 @@ A sweep is the product of two kinds of axes:
   steps x batch sizes. Each point changes the compiled program, so each point is a *group* that
   compiles once;
 - **vectorised axes** -- seeds x a grid of numeric hyperparameters (one field per engine
-  hyperparameter name). Every point is a *member*; all members of a group train in one program.
+  hyperparameter name) x ``samples`` draws of the fields that hold a distribution instead of
+  grid values (``cs109nn.sweep.distributions``). Every point is a *member*; all members of a
+  group train in one program.
 
 An experiment file (``experiments/*.py``) defines ``get_config() -> SweepSpec``; the command line
 changes fields with ``--set key=value`` through :func:`apply_overrides`, typed by the fields'
@@ -33,12 +35,24 @@ from typing import Any
 
 from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import HPARAM_NAMES, check_hyperparameter
+from cs109nn.sweep.distributions import (
+    Distribution,
+    check_distribution,
+    looks_like_distribution,
+    parse_distribution,
+)
 from cs109nn.train import OPTIMIZERS, SCHEDULE_NUMBERS, SCHEDULES
 from cs109nn.train.memory import parse_bytes
 
-# SweepSpec has a grid field for each hyperparameter, in the same order (checked by a test).
+# SweepSpec has a field (an ``Axis``) for each hyperparameter, in the same order (checked by a
+# test).
 HYPERPARAMETER_FIELDS = HPARAM_NAMES
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+# A hyperparameter field: grid values, or a distribution that ``samples`` draws are made from.
+Axis = tuple[float, ...] | Distribution
+# Fields the runner checks against the model by their grid values before training
+# (``check_architecture`` in ``cs109nn.sweep.runner``), so that they take grids only for now.
+_GRID_ONLY = ("width", "depth")
 
 
 class SpecError(ConfigError):
@@ -51,8 +65,11 @@ class SweepSpec:
 
     Hyperparameter fields hold the grid values of that hyperparameter; an empty tuple (the
     default) leaves it off the grid, at its default (``cs109nn.hyperparameters.Hyperparameters``),
-    and results.csv records the value used either way. ``batch_sizes``: ``None`` is full batch
-    (the lecture's loop), ``none`` on the command line.
+    and results.csv records the value used either way. A hyperparameter field may instead hold a
+    distribution (``"loguniform(1e-3,1)"``, ``"uniform(0,0.9)"``, ``"choice(0,0.5,0.9)"``;
+    ``cs109nn.sweep.distributions``): ``samples`` joint draws of every such field, seeded by
+    ``search_seed``, are a member axis between the grid and the seeds. ``batch_sizes``: ``None``
+    is full batch (the lecture's loop), ``none`` on the command line.
     """
 
     name: str = "sweep"
@@ -69,22 +86,26 @@ class SweepSpec:
     batch_sizes: tuple[int | None, ...] = (None,)  # None: full batch (the lecture's loop)
     # vectorised axes: their product gives each group's members (seeds vary fastest)
     seeds: tuple[int, ...] = (0,)
-    learning_rate: tuple[float, ...] = ()
-    momentum: tuple[float, ...] = ()
-    weight_decay: tuple[float, ...] = ()
-    init_scale: tuple[float, ...] = ()
-    clip_norm: tuple[float, ...] = ()
-    noise_multiplier: tuple[float, ...] = ()
-    train_size: tuple[float, ...] = ()  # training subsets per member (learning curves over n)
+    learning_rate: Axis = ()
+    momentum: Axis = ()
+    weight_decay: Axis = ()
+    init_scale: Axis = ()
+    clip_norm: Axis = ()
+    noise_multiplier: Axis = ()
+    train_size: Axis = ()  # training subsets per member (learning curves over n)
     # the schedules' numbers; each kind reads its own (``SCHEDULE_NUMBERS``)
-    warmup_fraction: tuple[float, ...] = ()
-    final_fraction: tuple[float, ...] = ()
-    decay_rate: tuple[float, ...] = ()
-    decay_interval: tuple[float, ...] = ()
+    warmup_fraction: Axis = ()
+    final_fraction: Axis = ()
+    decay_rate: Axis = ()
+    decay_interval: Axis = ()
     # architectures as a member axis: hidden widths / depths inside each model (an MLP spec,
     # the widest of the grid), masked (``cs109nn.models.masked``): one program for all
-    width: tuple[float, ...] = ()
-    depth: tuple[float, ...] = ()
+    width: Axis = ()
+    depth: Axis = ()
+    # random search: how many joint draws of the fields above that hold a distribution (0: none,
+    # a pure grid), and the seed of the draws (cs109nn.sweep.distributions)
+    samples: int = 0
+    search_seed: int = 0
     # shared by every group
     eval_every: int = 10
     dp: bool = False  # DP-SGD: clip per-example gradients to clip_norm, add noise
@@ -130,17 +151,22 @@ class SweepSpec:
         if not _NAME_PATTERN.match(self.name):
             raise SpecError(f"name must match {_NAME_PATTERN.pattern}, got {self.name!r}")
         axes = ("datasets", "models", "optimizers", "schedules", "steps", "batch_sizes", "seeds")
-        for axis in axes + HYPERPARAMETER_FIELDS:
+        for axis in axes + self._grid_fields():
             values = getattr(self, axis)
             if not values and axis in axes:  # an empty grid field means the engine default
                 raise SpecError(f"{axis} must hold at least one value")
             if len(set(values)) != len(values):  # the same member twice
                 raise SpecError(f"{axis} repeats a value: {values}")
         for name in HYPERPARAMETER_FIELDS:
+            values = getattr(self, name)
             try:
-                check_hyperparameter(name, getattr(self, name))
+                if isinstance(values, Distribution):
+                    check_distribution(name, values)
+                else:
+                    check_hyperparameter(name, values)
             except ConfigError as error:
                 raise SpecError(str(error)) from None
+        self._check_search()
         bad_steps = [s for s in self.steps if self.eval_every > 0 and s > 0 and s % self.eval_every]
         if bad_steps:
             raise SpecError(f"eval_every={self.eval_every} must divide steps={bad_steps[0]}")
@@ -180,14 +206,51 @@ class SweepSpec:
                 f"{self.checkpoint_every}"
             )
 
+    def _grid_fields(self) -> tuple[str, ...]:
+        """The hyperparameter fields that hold grid values (an empty grid included)."""
+        return tuple(
+            name
+            for name in HYPERPARAMETER_FIELDS
+            if not isinstance(getattr(self, name), Distribution)
+        )
+
+    def _check_search(self) -> None:
+        drawn = [name for name in HYPERPARAMETER_FIELDS if name not in self._grid_fields()]
+        if self.samples < 0:
+            raise SpecError(f"samples must be >= 0 (0: no draws, a pure grid), got {self.samples}")
+        if self.search_seed < 0:
+            raise SpecError(f"search_seed must be >= 0, got {self.search_seed}")
+        if drawn and not self.samples:
+            raise SpecError(
+                f"{drawn[0]}={getattr(self, drawn[0])} is a distribution, and samples=0 draws "
+                f"nothing from it: set samples (--set samples=16) or give {drawn[0]} grid values"
+            )
+        if self.samples and not drawn:
+            raise SpecError(
+                f"samples={self.samples} but no hyperparameter holds a distribution to draw from: "
+                f"give one (--set learning_rate='loguniform(1e-3,1)') or set samples=0"
+            )
+        grid_only = [name for name in drawn if name in _GRID_ONLY]
+        if grid_only:
+            raise SpecError(
+                f"{grid_only[0]} takes grid values only (the sweep checks each architecture "
+                f"against the model by its grid), got {getattr(self, grid_only[0])}"
+            )
+
+    def _axis_length(self, name: str) -> int:
+        """How many values a hyperparameter field gives the members: its grid's, or its
+        draws'."""
+        values = getattr(self, name)
+        return self.samples if isinstance(values, Distribution) else len(values)
+
     def _check_schedules(self) -> None:
         unknown = [kind for kind in self.schedules if kind not in SCHEDULES]
         if unknown:
             raise SpecError(f"unknown schedules {unknown}; valid: {', '.join(SCHEDULES)}")
         for name in sorted({n for numbers in SCHEDULE_NUMBERS.values() for n in numbers}):
-            values = getattr(self, name)
+            count = self._axis_length(name)
             readers = [kind for kind in self.schedules if name in SCHEDULE_NUMBERS[kind]]
-            if values and not readers:  # a number no group reads would be recorded, not used
+            if count and not readers:  # a number no group reads would be recorded, not used
                 kinds = [kind for kind in SCHEDULES if name in SCHEDULE_NUMBERS[kind]]
                 raise SpecError(
                     f"{name} is read by the schedules {kinds} only, and schedules="
@@ -195,9 +258,9 @@ class SweepSpec:
                     f"schedules={kinds[0]}) or leave {name} empty"
                 )
             ignoring = [kind for kind in self.schedules if kind not in readers]
-            if len(values) > 1 and ignoring:  # that kind's members would repeat each other
+            if count > 1 and ignoring:  # that kind's members would repeat each other
                 raise SpecError(
-                    f"{name} has {len(values)} values but schedule {ignoring[0]!r} does not read "
+                    f"{name} has {count} values but schedule {ignoring[0]!r} does not read "
                     f"it: its members would repeat each other; sweep it in a spec of its own, or "
                     f"give {name} one value"
                 )
@@ -230,8 +293,9 @@ def apply_overrides(spec: SweepSpec, overrides: Iterable[str]) -> SweepSpec:
     """``spec`` with ``["key=value", ...]`` applied, each value parsed by the field's type.
 
     Tuples parse from comma lists (``seeds=0,1,2``; ``momentum=`` empties the grid); a single
-    value is a one-value tuple (``steps=200``). ``none`` sets an optional field to None; bools
-    take true/false/1/0/yes/no.
+    value is a one-value tuple (``steps=200``). A hyperparameter field also takes a distribution
+    (``learning_rate=loguniform(1e-3,1)``, quoted in a shell). ``none`` sets an optional field to
+    None; bools take true/false/1/0/yes/no.
     """
     hints = _field_types()
     changes: dict[str, Any] = {}
@@ -305,7 +369,18 @@ def _check_keys(keys: Iterable[str]) -> None:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Distribution):
+        return str(value)  # its canonical form: equal distributions hash alike
     return list(value) if isinstance(value, tuple) else value
+
+
+def _grid_inner(tp: Any) -> Any | None:
+    """``T`` for ``T | Distribution`` (a hyperparameter field, ``Axis``), else None."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = typing.get_args(tp)
+        if Distribution in args and len(args) == 2:
+            return next(arg for arg in args if arg is not Distribution)
+    return None
 
 
 def _optional_inner(tp: Any) -> Any | None:
@@ -322,6 +397,9 @@ def _parse(text: str, tp: Any, key: str) -> Any:
     inner = _optional_inner(tp)
     if inner is not None:
         return None if text.lower() in ("none", "null") else _parse(text, inner, key)
+    grid = _grid_inner(tp)
+    if grid is not None:  # a distribution stays text, parsed by SweepSpec itself (``_coerce``)
+        return text if looks_like_distribution(text) else _parse(text, grid, key)
     if typing.get_origin(tp) is tuple:
         (element, _ellipsis) = typing.get_args(tp)
         items = [item.strip() for item in text.split(",")] if text else []
@@ -343,10 +421,19 @@ def _parse(text: str, tp: Any, key: str) -> Any:
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """``value`` checked against ``tp``: lists become tuples, ints become floats where floats
-    are wanted (so ``1`` and ``1.0`` hash alike); anything else of the wrong type is an error."""
+    are wanted (so ``1`` and ``1.0`` hash alike), a string in a hyperparameter field becomes a
+    distribution; anything else of the wrong type is an error."""
     inner = _optional_inner(tp)
     if inner is not None:
         return None if value is None else _coerce(value, inner, key)
+    grid = _grid_inner(tp)
+    if grid is not None:
+        if not isinstance(value, (str, Distribution)):
+            return _coerce(value, grid, key)
+        try:
+            return parse_distribution(value)
+        except ConfigError as error:
+            raise SpecError(f"{key}: {error}") from None
     if typing.get_origin(tp) is tuple:
         (element, _ellipsis) = typing.get_args(tp)
         if isinstance(value, str) or not isinstance(value, (tuple, list)):

@@ -369,45 +369,51 @@ def make_trainer(
         )
 
     def run_steps(
-        data: Arrays, keys: MemberKeys, hparams: Hyperparameters, state: MemberState, exact: bool
+        data: Arrays,
+        keys: MemberKeys,
+        hparams: Hyperparameters,
+        state: MemberState,
+        exact: bool | jax.Array,
     ) -> StepCarry:
         """The steps of ``state``'s next interval: with the per-step divergence rule
-        (``exact``), or without any check (a frozen member then simply stays where it was)."""
+        (``exact``), or without any check (a frozen member then stays where it was).
+        ``exact`` may be traced: one step body serves both (compiled once, not twice)."""
         member, tx = context(hparams)
 
-        def update(params: Params, opt_state: optax.OptState, t: jax.Array):
+        def step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
             x, y, w = batch(data, keys, t, state.weights)
             noise = jax.random.fold_in(keys.noise, t)
-            grads = gradient(member, params, x, y, w, hparams, noise)
-            updates, new_opt_state = tx.update(grads, opt_state, params)
-            return grads, optax.apply_updates(params, updates), new_opt_state
+            grads = gradient(member, carry.params, x, y, w, hparams, noise)
+            updates, new_opt_state = tx.update(grads, carry.opt_state, carry.params)
+            new_params = optax.apply_updates(carry.params, updates)
 
-        def exact_step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
-            grads, new_params, new_opt_state = update(carry.params, carry.opt_state, t)
-            running = carry.diverged_step < 0
-            # A non-finite gradient means the forward pass at ``params`` already overflowed.
-            finite_here = _all_finite(grads)
-            ok = running & finite_here & _all_finite(new_params)
-            # Divergence is data: freeze at the last parameters whose forward pass was finite
-            # (the previous step's when this gradient is already non-finite); record the step.
-            frozen = select(finite_here, carry.params, carry.last_finite)
-            return StepCarry(
-                params=select(ok, new_params, select(running, frozen, carry.params)),
-                last_finite=select(ok, carry.params, carry.last_finite),
-                opt_state=select(ok, new_opt_state, carry.opt_state),
-                diverged_step=jnp.where(running & ~ok, t + 1, carry.diverged_step).astype(
-                    jnp.int32
-                ),
-            ), None
+            def checked() -> StepCarry:
+                running = carry.diverged_step < 0
+                # A non-finite gradient means the forward pass at ``params`` already overflowed.
+                finite_here = _all_finite(grads)
+                ok = running & finite_here & _all_finite(new_params)
+                # Divergence is data: freeze at the last parameters whose forward pass was
+                # finite (the previous step's when this gradient is already non-finite).
+                frozen = select(finite_here, carry.params, carry.last_finite)
+                return StepCarry(
+                    params=select(ok, new_params, select(running, frozen, carry.params)),
+                    last_finite=select(ok, carry.params, carry.last_finite),
+                    opt_state=select(ok, new_opt_state, carry.opt_state),
+                    diverged_step=jnp.where(running & ~ok, t + 1, carry.diverged_step).astype(
+                        jnp.int32
+                    ),
+                )
 
-        def fast_step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
-            _, new_params, new_opt_state = update(carry.params, carry.opt_state, t)
-            return StepCarry(new_params, carry.params, new_opt_state, carry.diverged_step), None
+            def unchecked() -> StepCarry:
+                return StepCarry(new_params, carry.params, new_opt_state, carry.diverged_step)
+
+            if isinstance(exact, bool):
+                return (checked() if exact else unchecked()), None
+            return lax.cond(exact, checked, unchecked), None
 
         ts = (state.interval * eval_every + jnp.arange(eval_every)).astype(jnp.int32)
-        stepped, _ = lax.scan(exact_step if exact else fast_step, state.step, ts)
-        if exact:
-            return stepped
+        stepped, _ = lax.scan(step, state.step, ts)
+        # (the rule leaves a frozen member as it was; without it, put it back)
         return select(state.step.diverged_step < 0, stepped, state.step)
 
     def close_interval(
@@ -435,8 +441,7 @@ def make_trainer(
 
         return lax.scan(interval, state, None, length=intervals)
 
-    fast_steps = jax.vmap(functools.partial(run_steps, exact=False), in_axes=(None, 0, 0, 0))
-    exact_steps = jax.vmap(functools.partial(run_steps, exact=True), in_axes=(None, 0, 0, 0))
+    chunk_steps = jax.vmap(run_steps, in_axes=(None, 0, 0, 0, None))
     close_intervals = jax.vmap(close_interval, in_axes=(None, 0, 0, 0))
 
     def run_chunk(
@@ -449,15 +454,19 @@ def make_trainer(
     ) -> tuple[MemberState, dict[str, jax.Array]]:
         def interval(carry):
             states, history = carry
-            stepped = fast_steps(data, keys, hparams, states)
             running = states.step.diverged_step < 0
-            went_bad = running & ~jax.vmap(_all_finite)(stepped.params)
-            # The predicate is the chunk's, not a member's: under vmap a cond would run both.
-            stepped = lax.cond(
-                jnp.any(went_bad),
-                lambda: exact_steps(data, keys, hparams, states),
-                lambda: stepped,
-            )
+
+            def attempt(tried):
+                exact, _, _ = tried
+                stepped = chunk_steps(data, keys, hparams, states, exact)
+                went_bad = jnp.any(running & ~jax.vmap(_all_finite)(stepped.params))
+                # an unchecked attempt that went bad is made once more, with the rule
+                return jnp.bool_(True), stepped, ~exact & went_bad
+
+            # The attempts are the chunk's, not a member's (under vmap a cond runs both
+            # branches); one loop body, so the step is compiled once.
+            first = (jnp.bool_(False), states.step, jnp.bool_(True))
+            _, stepped, _ = lax.while_loop(lambda tried: tried[2], attempt, first)
             column = states.interval[0]  # a chunk's members share their interval count
             states, metrics = close_intervals(data, hparams, states, stepped)
             history = {

@@ -240,7 +240,7 @@ def estimate_member_bytes(
     )
     train_members = make_trainer(model, setup, objective=objective).train_members
     program = jax.make_jaxpr(train_members)(arrays, keys, hparams)  # traced, never run
-    results = jax.eval_shape(train_members, arrays, keys, hparams)
+    results = program.out_avals  # the results' shapes (no second trace)
     key = jax.eval_shape(lambda: jax.random.key(0))
 
     x_example = jax.ShapeDtypeStruct((1, *arrays.x_train.shape[1:]), dtype)
@@ -256,7 +256,7 @@ def estimate_member_bytes(
         optimizer_state=tree_bytes(opt_state),
         carry=carry,
         working=max(0, peak - carry),
-        member_io=tree_bytes((keys, hparams, results)),
+        member_io=tree_bytes((keys, hparams)) + sum(aval_bytes(aval) for aval in results),
         shared=tree_bytes(arrays),
     )
 

@@ -157,7 +157,8 @@ class Runner:
         self.dtype = self.arrays.x_train.dtype
         self._rows = setup.rows_per_step(self.arrays.x_train.shape[0])
         self._trainer = make_trainer(model, setup, objective=objective)
-        self._compiled: dict[tuple, jax.stages.Compiled] = {}
+        # (padded members, chunk) -> the compiled program, and the blank state it starts from
+        self._compiled: dict[tuple[int, int], tuple[jax.stages.Compiled, Callable]] = {}
 
     def _same_shapes(self, data: Dataset) -> Arrays:
         """Another data set for the same compiled program: it must match shapes and dtypes."""
@@ -279,29 +280,26 @@ class Runner:
         key_data = dev.global_array(key_data, split)
         hp = jax.tree.map(lambda value: dev.global_array(value, split), hp)
         total = self.setup.num_evaluations
-        # the state and history a fresh start ignores, in their shapes and shardings
-        streams = jax.vmap(split_member_key)(jax.random.wrap_key_data(key_data))
-        shapes = jax.eval_shape(lambda: self._trainer.init_members(data, streams, hp))
-        blank = jax.jit(
-            lambda: (
-                jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes),
-                empty_history(shapes.healthy_metrics, total),
-            ),
-            out_shardings=split,
-        )
-        states, history = blank()
         fresh, stop = np.bool_(True), np.int32(total)
-
-        program, compile_seconds = self._compiled.get((size, chunk)), 0.0
-        if program is None:
+        compile_seconds = 0.0
+        if (size, chunk) not in self._compiled:
             start = time.perf_counter()
-            program = (
-                self._program(chunk)
-                .lower(data, key_data, hp, states, history, fresh, stop)
-                .compile()
+            # the state and history a fresh start ignores, in their shapes and shardings
+            streams = jax.vmap(split_member_key)(jax.random.wrap_key_data(key_data))
+            shapes = jax.eval_shape(lambda: self._trainer.init_members(data, streams, hp))
+            blank = jax.jit(
+                lambda: (
+                    jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes),
+                    empty_history(shapes.healthy_metrics, total),
+                ),
+                out_shardings=split,
             )
-            self._compiled[size, chunk] = program
+            states, history = blank()
+            program = self._program(chunk).lower(data, key_data, hp, states, history, fresh, stop)
+            self._compiled[size, chunk] = (program.compile(), blank)
             compile_seconds = time.perf_counter() - start
+        program, blank = self._compiled[size, chunk]
+        states, history = blank()
 
         def run(states, history, fresh: bool, stop: int):
             return program(data, key_data, hp, states, history, np.bool_(fresh), np.int32(stop))

@@ -64,15 +64,7 @@ def main() -> None:
         start = time.perf_counter()
         result = runner(member_keys(list(range(members))), {"learning_rate": 0.1})
         wall = time.perf_counter() - start
-        (compiled,) = runner._compiled.values()  # one layout: the program just built
-        memory = compiled.memory_analysis()
-        total = None
-        if memory is not None:
-            total = (
-                memory.argument_size_in_bytes
-                + memory.output_size_in_bytes
-                + memory.temp_size_in_bytes
-            )
+        total = result.memory_peak_bytes  # the compiled program's own memory_analysis()
         return {
             "rate": members * steps / result.run_seconds,
             "compile": result.compile_seconds,
