@@ -72,7 +72,7 @@ def main() -> None:
             data=lambda: load_dataset("digits"),
             model="convnet",
             members=512 // scale,
-            options=dict(steps=20, eval_every=10, batch_size=64, gradient_statistics=True),
+            options=dict(steps=20, eval_every=20, batch_size=64, gradient_statistics=True),
         ),
     }
     devices = jax.devices()
