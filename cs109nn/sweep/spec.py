@@ -42,6 +42,7 @@ from cs109nn.sweep.distributions import (
     parse_distribution,
 )
 from cs109nn.train import OPTIMIZERS, SCHEDULE_NUMBERS, SCHEDULES
+from cs109nn.train.checkpoints import check_checkpointing
 from cs109nn.train.memory import parse_bytes
 
 # SweepSpec has a field (an ``Axis``) for each hyperparameter, in the same order (checked by a
@@ -195,16 +196,10 @@ class SweepSpec:
             raise SpecError(f"n_examples must be positive, got {self.n_examples}")
         if self.boundary_grid < 0 or self.boundary_grid == 1:
             raise SpecError(f"boundary_grid must be 0 (off) or >= 2, got {self.boundary_grid}")
-        if self.checkpoint_seconds is not None and not self.checkpoint_seconds >= 0:
-            raise SpecError(
-                f"checkpoint_seconds must be >= 0, or none for no checkpoints; got "
-                f"{self.checkpoint_seconds}"
-            )
-        if self.checkpoint_every is not None and self.checkpoint_every < 1:
-            raise SpecError(
-                f"checkpoint_every must be >= 1 evaluation interval, or none for automatic; got "
-                f"{self.checkpoint_every}"
-            )
+        try:
+            check_checkpointing(self.checkpoint_every, self.checkpoint_seconds)
+        except ConfigError as error:
+            raise SpecError(str(error)) from None
 
     def _grid_fields(self) -> tuple[str, ...]:
         """The hyperparameter fields that hold grid values (an empty grid included)."""

@@ -49,10 +49,21 @@ class CheckpointPolicy:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "directory", Path(self.directory))
-        if self.every is not None and (isinstance(self.every, bool) or self.every < 1):
-            raise ConfigError(f"checkpoint_every must be >= 1 interval, got {self.every!r}")
-        if not self.seconds >= 0:
-            raise ConfigError(f"checkpoint_seconds must be >= 0, got {self.seconds!r}")
+        check_checkpointing(self.every, self.seconds)
+
+
+def check_checkpointing(every: int | None, seconds: float | None) -> None:
+    """Raise ConfigError for a bad ``checkpoint_every`` (>= 1 interval, or None: automatic) or
+    ``checkpoint_seconds`` (>= 0, or None: no checkpoints)."""
+    if every is not None and (isinstance(every, bool) or every < 1):
+        raise ConfigError(
+            f"checkpoint_every must be >= 1 evaluation interval, or none for automatic; got "
+            f"{every!r}"
+        )
+    if seconds is not None and not seconds >= 0:
+        raise ConfigError(
+            f"checkpoint_seconds must be >= 0, or none for no checkpoints; got {seconds!r}"
+        )
 
 
 def segment_intervals(num_evaluations: int, every: int | None = None) -> int:

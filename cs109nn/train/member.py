@@ -133,6 +133,10 @@ def split_member_key(key: jax.Array) -> MemberKeys:
     return MemberKeys(init, shuffle, noise, subset)
 
 
+# keys [C] -> each member's streams, MemberKeys of [C] keys
+split_member_keys = jax.vmap(split_member_key)
+
+
 class StepCarry(NamedTuple):
     """What one step hands the next.
 
@@ -181,7 +185,7 @@ class Trainer(NamedTuple):
     segment of it, or a rung of successive halving) and writes each interval's metrics into
     its column of ``history`` (name -> [C, T]); ``train_members(data, keys, hparams) ->
     MemberRun`` is both, for the whole run. ``streams``: the chunk's keys split once,
-    ``jax.vmap(split_member_key)(keys)`` (a program splits a key once).
+    ``split_member_keys(keys)`` (a program splits a key once).
     """
 
     init: Callable[[Arrays, jax.Array, Hyperparameters], MemberState]
@@ -480,7 +484,6 @@ def make_trainer(
 
         return lax.while_loop(more, interval, (states, history))
 
-    split_keys = jax.vmap(split_member_key)
     init_chunk = jax.vmap(init_member, in_axes=(None, 0, 0))
 
     def init(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberState:
@@ -496,7 +499,7 @@ def make_trainer(
         return MemberRun(end.step.params, history, end.step.diverged_step)
 
     def train_members(data: Arrays, keys: jax.Array, hparams: Hyperparameters) -> MemberRun:
-        streams = split_keys(keys)
+        streams = split_member_keys(keys)
         states = init_chunk(data, streams, hparams)
         history = empty_history(states.healthy_metrics, setup.num_evaluations)
         end, history = run_chunk(data, streams, hparams, states, history, setup.num_evaluations)

@@ -103,22 +103,20 @@ class MemoryEstimate(NamedTuple):
         """One member alone on a device: :meth:`program_bytes` (1, 1)."""
         return self.program_bytes(1, 1)
 
-    def program_bytes(self, chunk: int, members: int, *, carried_state: bool = False) -> int:
-        """A device's peak with ``members`` members (padding included) in chunks of ``chunk``;
-        ``carried_state``: a program that takes and returns every member's state (the runner's:
-        donated, so one copy, and the chunks' results stacked by lax.map) holds 2 x ``members``
-        carries besides."""
-        # in and out (donated: one buffer), plus lax.map's stacked results over the chunks
-        # before they are the program's output (measured against memory_analysis())
-        state = 2 * members * self.carry if carried_state else 0
-        return self.shared + members * self.member_io + state + chunk * self.per_member
+    def program_bytes(self, chunk: int, members: int) -> int:
+        """A device's peak with ``members`` members (padding included) in chunks of ``chunk``.
+        The runner's program takes and returns every member's state: in and out (donated: one
+        buffer), plus lax.map's stacked results over the chunks before they are the output --
+        2 x ``members`` carries (measured against memory_analysis())."""
+        return self.shared + members * (self.member_io + 2 * self.carry) + chunk * self.per_member
 
     def describe(self, chunk: int, members: int) -> str:
         """The parts of :meth:`program_bytes`, in words, for errors and reports."""
         return (
             f"{format_bytes(self.program_bytes(chunk, members))} = data "
-            f"{format_bytes(self.shared)} + {members} member(s) x results "
-            f"{format_bytes(self.member_io)} + {chunk} member(s) at once x "
+            f"{format_bytes(self.shared)} + {members} member(s) x (results "
+            f"{format_bytes(self.member_io)} + 2 x state {format_bytes(self.carry)}) + "
+            f"{chunk} member(s) at once x "
             f"{format_bytes(self.per_member)} ({BUFFER_OVERHEAD}x: carry "
             f"{format_bytes(self.carry)} -- params {format_bytes(self.params)}, optimizer state "
             f"{format_bytes(self.optimizer_state)} and their copies -- plus working set "
@@ -271,14 +269,12 @@ def plan_chunk(
     *,
     objective: Objective | None = None,
     memory: MemoryEstimate | None = None,
-    carried_state: bool = False,
 ) -> ChunkPlan:
     """The chunk a group runs with: ``preferred_chunk`` (the engine's speed choice) when its
     estimate fits ``budget_bytes``, else the largest smaller chunk that fits, balanced so that
     the chunks are of equal size (little padding). Raises :class:`MemoryBudgetError` with the
     numbers when not even one member at a time fits. ``memory``: the estimate of these
-    (model, setup, arrays), when the caller keeps one (it costs a trace); else made here;
-    ``carried_state``: see :meth:`MemoryEstimate.program_bytes` (checkpointed segments)."""
+    (model, setup, arrays), when the caller keeps one (it costs a trace); else made here."""
     if memory is None:
         memory = estimate_member_bytes(model, setup, arrays, objective=objective)
     members_per_device = max(1, members_per_device)
@@ -286,7 +282,7 @@ def plan_chunk(
 
     def program_bytes(chunk: int) -> int:  # the runner pads the members to whole chunks
         members = ceil_div(members_per_device, chunk) * chunk
-        return memory.program_bytes(chunk, members, carried_state=carried_state)
+        return memory.program_bytes(chunk, members)
 
     if program_bytes(preferred) <= budget_bytes:
         return ChunkPlan(preferred, program_bytes(preferred), budget_bytes, memory)

@@ -35,7 +35,7 @@ from cs109nn.train.member import (
     as_arrays,
     empty_history,
     make_trainer,
-    split_member_key,
+    split_member_keys,
 )
 from cs109nn.train.memory import (
     ChunkPlan,
@@ -198,7 +198,6 @@ class Runner:
             resolve_budget(self.memory_budget, list(self.mesh.devices.flat)),
             preferred_chunk=max(1, min(chunk, per_device)),
             memory=self._memory,
-            carried_state=True,  # the program takes and returns every member's state
         )
 
     def _program(self, chunk: int):
@@ -209,7 +208,7 @@ class Runner:
         trainer = self._trainer
 
         def members(data, keys, hparams, states, history, fresh, stop):
-            streams = jax.vmap(split_member_key)(keys)  # split once, folded with steps after
+            streams = split_member_keys(keys)  # split once, folded with steps after
             states = lax.cond(
                 fresh, lambda: trainer.init_members(data, streams, hparams), lambda: states
             )
@@ -285,7 +284,7 @@ class Runner:
         if (size, chunk) not in self._compiled:
             start = time.perf_counter()
             # the state and history a fresh start ignores, in their shapes and shardings
-            streams = jax.vmap(split_member_key)(jax.random.wrap_key_data(key_data))
+            streams = split_member_keys(jax.random.wrap_key_data(key_data))
             shapes = jax.eval_shape(lambda: self._trainer.init_members(data, streams, hp))
             blank = jax.jit(
                 lambda: (
@@ -298,8 +297,9 @@ class Runner:
             program = self._program(chunk).lower(data, key_data, hp, states, history, fresh, stop)
             self._compiled[size, chunk] = (program.compile(), blank)
             compile_seconds = time.perf_counter() - start
-        program, blank = self._compiled[size, chunk]
-        states, history = blank()
+        else:
+            states, history = self._compiled[size, chunk][1]()
+        program = self._compiled[size, chunk][0]
 
         def run(states, history, fresh: bool, stop: int):
             return program(data, key_data, hp, states, history, np.bool_(fresh), np.int32(stop))
