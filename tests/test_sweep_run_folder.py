@@ -157,8 +157,7 @@ def test_a_crash_writing_the_second_groups_rows_leaves_the_first_group_whole_and
 
 
 def test_rerunning_a_finished_sweep_trains_nothing_and_changes_no_row(reference, tmp_path):
-    run_dir = tmp_path / "run"
-    run_sweep(SPEC, run_dir)
+    run_dir = Path(shutil.copytree(reference, tmp_path / "run"))  # a finished sweep of SPEC
     before = (run_dir / run_folder.RESULTS).read_bytes()
     (run_dir / ".results.csv.dead.tmp").write_text("garbage")
     events = []
@@ -246,6 +245,7 @@ def test_pandas_reads_results_csv_in_one_line_with_proper_types(reference):
         + run_folder.TRAIN_METRICS
         + run_folder.VAL_METRICS
         + run_folder.TEST_METRICS
+        + run_folder.SEARCH_COLUMNS
         + run_folder.DIVERGENCE_COLUMNS
         + run_folder.TIMING_COLUMNS
     )
@@ -385,12 +385,16 @@ def test_the_tolerance_is_exact_on_the_same_platform_and_loose_across_platforms(
 
 @pytest.fixture(scope="module")
 def one_group_with_params(tmp_path_factory):
-    # every optional file (params, boundary grids, predictions), so that a run writes every entry
+    # every optional file (params, boundary grids, predictions, a search's record), so that a
+    # run writes every entry
     options = {
         "datasets": ("xor",),
         "save_params": True,
         "boundary_grid": 5,
         "save_predictions": True,
+        "searches": ("none", "halving"),
+        "halving_eta": 2,
+        "halving_rungs": 2,
     }
     spec = SweepSpec(**{**to_config(SPEC), **options})
     return spec, run_sweep(spec, tmp_path_factory.mktemp("params") / "run")

@@ -11,22 +11,33 @@ import numpy as np
 from tests.conftest import REPO
 
 
-def run_with_devices(tmp_path, count: int) -> dict[str, np.ndarray]:
-    out = tmp_path / f"devices-{count}.npz"
-    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(count), JAX_PLATFORMS="cpu")
-    subprocess.run(
-        [sys.executable, "-m", "tests.device_run", str(out)],
-        cwd=REPO,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    with np.load(out) as saved:
-        return dict(saved)
+def run_with_devices(tmp_path, *counts: int) -> list[dict[str, np.ndarray]]:
+    """One process per device count, all started at once (independent runs: they overlap
+    their start-up and compiles on a multi-core machine), each's saved arrays."""
+    outs = [tmp_path / f"devices-{count}.npz" for count in counts]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.device_run", str(out)],
+            cwd=REPO,
+            env=dict(os.environ, JAX_NUM_CPU_DEVICES=str(count), JAX_PLATFORMS="cpu"),
+        )
+        for count, out in zip(counts, outs, strict=True)
+    ]
+    try:
+        codes = [process.wait(timeout=300) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert codes == [0] * len(counts), codes
+    results = []
+    for out in outs:
+        with np.load(out) as saved:
+            results.append(dict(saved))
+    return results
 
 
 def test_one_and_eight_devices_agree(tmp_path):
-    one, eight = run_with_devices(tmp_path, 1), run_with_devices(tmp_path, 8)
+    one, eight = run_with_devices(tmp_path, 1, 8)
     assert int(one["num_devices"]) == 1 and int(eight["num_devices"]) == 8
     assert one.keys() == eight.keys()
     for name in one.keys() - {"num_devices"}:

@@ -25,10 +25,14 @@ CS109 = "../shared/data/cs109"
 FLOAT32_TOL = {"rtol": 2e-5, "atol": 2e-6}
 
 
+# jitted, as the training programs trace it: one compile per (n, K), not one per eager op
+_subset_weights = jax.jit(subset_weights, static_argnums=3)
+
+
 def member_subset(seed: int, y: np.ndarray, size: float, num_classes: int = 2) -> np.ndarray:
     """The rows (a boolean mask) member ``seed`` with ``train_size=size`` trains on."""
     keys = split_member_key(jax.random.key(seed))
-    return np.asarray(subset_weights(keys.subset, y, size, num_classes)) == 1
+    return np.asarray(_subset_weights(keys.subset, y, size, num_classes)) == 1
 
 
 def largest_remainder(counts: np.ndarray, size: int) -> np.ndarray:
@@ -95,18 +99,22 @@ def test_member_on_a_subset_trains_as_a_solo_run_on_its_rows(spec, optimizer, ba
         eval_every=10,
         batch_size=batch_size,
     )(member_keys(seeds), hparams)
+    solo_runner = None  # every member's rows have one shape: one program, each on its own rows
     for i, seed in enumerate(seeds):
         rows = member_subset(seed, data.y_train, size)
         assert rows.sum() == size
         solo_data = data._replace(x_train=data.x_train[rows], y_train=data.y_train[rows])
-        solo = make_runner(
-            model_from_spec(spec), solo_data, optimizer=optimizer, steps=40, eval_every=10
-        )(
+        if solo_runner is None:
+            solo_runner = make_runner(
+                model_from_spec(spec), solo_data, optimizer=optimizer, steps=40, eval_every=10
+            )
+        solo = solo_runner(
             member_keys([seed]),
             {
                 k: np.atleast_1d(v)[i : i + 1] if k != "train_size" else math.inf
                 for k, v in hparams.items()
             },
+            solo_data,
         )
         for name in together.history:
             np.testing.assert_allclose(

@@ -131,6 +131,7 @@ def measured_sentence(
             ),
         )
         for model, model_rows in by_model.items()
+        if rank_configs(model_rows, confidence=confidence)  # not only unselected members
     ]
     chosen.sort(key=lambda item: -item[1].mean if item[1].n else math.inf)
     shown = chosen if len(chosen) <= MAX_MODELS else chosen[: MAX_MODELS - 1] + chosen[-1:]

@@ -56,7 +56,10 @@ def dp_points(
             cells.setdefault(key, []).append(row)
     points: dict[tuple[float, float], DPPoint] = {}
     for (clip_norm, sigma), cell_rows in cells.items():
-        best = rank_configs(cell_rows, confidence=confidence)[0]
+        ranked = rank_configs(cell_rows, confidence=confidence)
+        if not ranked:  # a cell of a search's unselected members only
+            continue
+        best = ranked[0]
         lr = dict(best.config).get("learning_rate")
         points[(clip_norm, sigma)] = DPPoint(
             clip_norm=clip_norm,

@@ -13,6 +13,9 @@
   (``save_predictions``) of image data; see :mod:`cs109nn.report.digits_figure`.
 - ``training_size_<dataset>.png``: test accuracy against training-set size per model, when the
   rows vary ``train_size``; see :mod:`cs109nn.report.training_size_figure`.
+- ``halving_<group>.png``, ``pbt_<group>.png``: successive halving's rungs and PBT's
+  hyperparameter schedules with the selected member's lineage, one per halving or PBT group;
+  see :mod:`cs109nn.report.search_figures`.
 - ``diverged.png``: diverged members per config, when any member diverged.
 """
 
@@ -41,6 +44,7 @@ from cs109nn.report.ranking import (
     rank_by_dataset,
 )
 from cs109nn.report.read import Run
+from cs109nn.report.search_figures import search_figures
 from cs109nn.report.training_size_figure import training_size_figures
 from cs109nn.run_folder_schema import CURVE_METRICS, FIGURES
 
@@ -214,5 +218,7 @@ def write_figures(
     written.extend(dp_figures(run, rankings, out, confidence))
     # digits: first-layer weights as images and the test digits each model gets wrong
     written.extend(digits_figures(run, rankings, out))
+    # searches: successive halving's rungs, PBT's schedules and the selected member's lineage
+    written.extend(search_figures(run, out))
     written.append(diverged_figure(rankings, out / "diverged.png"))
     return [path for path in written if path is not None]

@@ -11,6 +11,15 @@ never turned into a silent NaN.
 The selection metric is chosen in one place, :func:`selection_metric`: validation accuracy
 where the data set has a validation split, train accuracy where it has none, and never a test
 metric (the design's "honest selection": the test split is reported, never chosen by).
+
+Which rows are candidates is decided in one place too, :func:`candidate_rows`, applied by
+:func:`rank_configs` (so by every ranking: per data set, per group, the figures' and the
+claim's). A group of search ``none`` or ``grid`` trains every member fully, and each of its
+rows is a config a reader could rerun. A ``halving`` or ``pbt`` group enters only through the
+member its search selected (``selected``, chosen by validation): a member successive halving
+stopped early was never trained to the config's steps, and a PBT member's hyperparameters
+changed as it copied others, so neither is a config of its row's values. Rows that record no
+search (a folder written before the column existed, or hand-made rows) count as ``none``.
 """
 
 from __future__ import annotations
@@ -33,6 +42,26 @@ LL_OF = {
     "final_val_acc": "final_val_ll",
     "final_test_acc": "final_test_ll",
 }
+
+
+# Searches whose members are not configs of their rows' values: only the selected one is.
+SELECTING_SEARCHES = ("halving", "pbt")
+
+
+def search_of(row: Mapping[str, Any]) -> str:
+    """The row's group's search (``search`` column); ``"none"`` where the row records none."""
+    return str(row.get("search") or "none")
+
+
+def candidate_rows(rows: Iterable[Mapping[str, Any]]) -> list[Row]:
+    """The rows that may enter a ranking, in row order: every row of a ``none`` or ``grid``
+    group (or of no recorded search), and of a ``halving`` or ``pbt`` group only the member
+    its search selected (``selected`` True)."""
+    return [
+        dict(row)
+        for row in rows
+        if search_of(row) not in SELECTING_SEARCHES or bool(row.get("selected"))
+    ]
 
 
 def selection_metric(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -148,14 +177,15 @@ def rank_configs(
     confidence: float = 0.95,
     bootstrap_seed: int = 0,
 ) -> list[ConfigSummary]:
-    """Every config of ``rows``, best first by the rule of this module.
+    """Every config of ``rows``' :func:`candidate_rows`, best first by the rule of this
+    module.
 
     ``metric``: by default :func:`selection_metric` of ``rows``; a test metric is refused
     (ValueError), since a ranking chooses. ``columns``: every column of the table (see
     :func:`~cs109nn.report.configs.group_by_config`). The sort is stable, so full ties keep
     the configs' order of first appearance.
     """
-    rows = list(rows)
+    rows = candidate_rows(rows)
     metric = metric or selection_metric(rows)
     if metric in TEST_METRICS:
         raise ValueError(

@@ -1,6 +1,7 @@
 """Read a run folder for a report: the manifest, results.csv as typed rows, the curves, the
-boundary grids (``boundaries/<group>.npz``, see ``cs109nn.sweep.boundaries``) and the test
-predictions (``predictions/<group>.npz``, see ``cs109nn.sweep.predictions``).
+boundary grids (``boundaries/<group>.npz``, see ``cs109nn.sweep.boundaries``), the test
+predictions (``predictions/<group>.npz``, see ``cs109nn.sweep.predictions``) and the searches'
+records (``search/<group>.npz``: halving rungs, PBT lineages; ``SEARCH_ARRAYS``).
 
 The files are read through :mod:`cs109nn.run_folder_schema`, the sweep's own description of
 them, so what the report reads is what the sweep writes; no JAX is needed.
@@ -16,6 +17,7 @@ from cs109nn.report.configs import Row
 from cs109nn.run_folder_schema import (
     CURVES,
     MANIFEST,
+    SEARCH,
     Curves,
     RunFolderFormatError,
     read_arrays,
@@ -29,8 +31,8 @@ from cs109nn.run_folder_schema.files import BOUNDARIES, PREDICTIONS
 @dataclass
 class Run:
     """A run folder's contents: manifest, typed result rows (file order), curves by group id,
-    and boundary grids and test predictions by group id (name -> array; empty when the sweep
-    wrote none)."""
+    and boundary grids, test predictions and search records (halving and PBT groups) by group
+    id (name -> array; empty when the sweep wrote none)."""
 
     path: Path
     manifest: dict[str, Any]
@@ -39,6 +41,7 @@ class Run:
     curves: dict[str, Curves] = field(default_factory=dict)
     boundaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    searches: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def read_run(run_dir: str | Path) -> Run:
@@ -63,6 +66,7 @@ def read_run(run_dir: str | Path) -> Run:
     predictions = {
         file.stem: read_arrays(file) for file in sorted((path / PREDICTIONS).glob("*.npz"))
     }
+    searches = {file.stem: read_arrays(file) for file in sorted((path / SEARCH).glob("*.npz"))}
     return Run(
         path=path,
         manifest=manifest,
@@ -71,6 +75,7 @@ def read_run(run_dir: str | Path) -> Run:
         curves=curves,
         boundaries=boundaries,
         predictions=predictions,
+        searches=searches,
     )
 
 

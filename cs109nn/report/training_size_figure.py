@@ -64,7 +64,10 @@ def training_size_points(
         # of the first train_size that asks for all, not a pool of duplicate members
         first = min(float(r["train_size"]) for r in cell_rows)
         cell_rows = [r for r in cell_rows if float(r["train_size"]) == first]
-        best = rank_configs(cell_rows, confidence=confidence)[0]
+        ranked = rank_configs(cell_rows, confidence=confidence)
+        if not ranked:  # a cell of a search's unselected members only
+            continue
+        best = ranked[0]
         if not math.isfinite(size):
             continue  # no n_train recorded: "all" has no place on the axis
         points.setdefault(model, []).append(

@@ -1,5 +1,6 @@
 """``report.md`` for a run folder: what ran, which config was selected (on validation) and by
-how much, its test metrics with intervals that say what they cover, what diverged.
+how much, its test metrics with intervals that say what they cover, what each search (successive
+halving, PBT, ...) selected and at what cost, what diverged.
 
 Everything is computed from the run folder alone (``manifest.json``, ``results.csv``,
 ``curves/``), so a report can be regenerated at any time, also for a sweep still running.
@@ -25,6 +26,7 @@ from cs109nn.report.ranking import (
     rank_by_dataset,
 )
 from cs109nn.report.read import Run, read_run, summarize_manifest
+from cs109nn.report.search_section import search_section
 from cs109nn.report.selection_text import selected_configuration, selection_line, splits_line
 from cs109nn.report.significance import SIGN_FLIP_EXACT_UP_TO, compare_configs
 from cs109nn.run_folder_schema import REPORT
@@ -54,7 +56,8 @@ def render_report(
     lines += _run_summary(run, rankings)
     for dataset, ranking in rankings.items():
         lines += _dataset_section(dataset, ranking, run.manifest, confidence)
-    lines += _diverged_section(rankings)
+    lines += search_section(run, confidence)  # empty unless some group searched
+    lines += _diverged_section(rankings, run.rows)
     lines += _figures_section(run, figure_paths)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -201,17 +204,29 @@ def _best_vs_runner_up(
     return lines
 
 
-def _diverged_section(rankings: dict[str, list[ConfigSummary]]) -> list[str]:
+def _diverged_section(
+    rankings: dict[str, list[ConfigSummary]], all_rows: Sequence[dict[str, Any]] = ()
+) -> list[str]:
     lines = ["## Diverged members", ""]
     rows = []
+    listed = set()
     for dataset, ranking in rankings.items():
         columns = label_columns([s.config for s in ranking])
         for summary in ranking:
             label = config_label(summary.config, columns)
-            rows += [
-                [dataset, label, row["group"], row["member"], row["seed"], row["diverged_step"]]
-                for row in diverged_members(summary.rows)
-            ]
+            for row in diverged_members(summary.rows):
+                listed.add((row["group"], row["member"]))
+                rows.append(
+                    [dataset, label, row["group"], row["member"], row["seed"], row["diverged_step"]]
+                )
+    # members of a halving or PBT group its search did not select are in no ranking
+    for row in diverged_members(all_rows):
+        if (row["group"], row["member"]) not in listed:
+            label = f"{row.get('search')} member, not ranked"
+            rows.append(
+                [row.get("dataset"), label, row["group"], row["member"], row["seed"],
+                 row["diverged_step"]]
+            )  # fmt: skip
     if not rows:
         return lines + ["No member diverged.", ""]
     lines.append(

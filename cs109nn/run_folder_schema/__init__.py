@@ -14,6 +14,8 @@ the sweep (which writes a folder) and the report (which reads one); free of JAX.
       curves/<group>.npz    per group: eval_steps [T], each history metric [M, T], member, seed,
                             each hyperparameter, diverged, diverged_step [M]
       params/<group>.npz    per group, when ``save_params``: flattened params, leading axis [M]
+      search/<group>.npz    per halving or PBT group: its rungs, or its lineage and
+                            hyperparameter schedules (``SEARCH_ARRAYS``)
       report.md, figures/   the report (``cs109nn report``), regenerated from the rest
 
 Cells are written so that they read back exactly: floats as ``repr(float(x))`` (a float32
@@ -41,6 +43,8 @@ from cs109nn.run_folder_schema.files import (
     REPORT,
     RESULTS,
     RUN_FOLDER_ENTRIES,
+    SEARCH,
+    SEARCH_ARRAYS,
     RunFolderFormatError,
     checkpoints_path,
     curves_path,
@@ -48,6 +52,7 @@ from cs109nn.run_folder_schema.files import (
     file_digest,
     params_path,
     read_arrays,
+    search_path,
     write_arrays,
 )
 from cs109nn.run_folder_schema.manifest import read_manifest, write_manifest
@@ -58,6 +63,7 @@ from cs109nn.run_folder_schema.results_table import (
     DIVERGENCE_COLUMNS,
     MEMBER_COLUMNS,
     OPTIONAL_KINDS,
+    SEARCH_COLUMNS,
     TEST_METRICS,
     TIMING_COLUMNS,
     TRAIN_METRICS,
@@ -97,6 +103,9 @@ __all__ = [
     "RESULTS",
     "RUN_FOLDER_ENTRIES",
     "RunFolderFormatError",
+    "SEARCH",
+    "SEARCH_ARRAYS",
+    "SEARCH_COLUMNS",
     "TEST_METRICS",
     "TIMING_COLUMNS",
     "TRAIN_METRICS",
@@ -117,6 +126,7 @@ __all__ = [
     "read_typed_results",
     "results_columns",
     "rows_digest",
+    "search_path",
     "write_arrays",
     "write_curves",
     "write_manifest",

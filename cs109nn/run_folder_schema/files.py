@@ -24,17 +24,21 @@ PREDICTIONS = "predictions"
 # checkpoints/<group_id>/: a long group's state while it trains (cs109nn.train.checkpoints),
 # removed when the group finishes; never read by the report
 CHECKPOINTS = "checkpoints"
+# search/<group_id>.npz: a halving group's rungs or a PBT group's lineage (``SEARCH_ARRAYS``)
+SEARCH = "search"
 REPORT = "report.md"
 FIGURES = "figures"
 # /2: validation metrics (final_val_*, val_* curves) and per-group digests in the manifest.
 # /3: train_size and the schedule's kind and numbers in results.csv; fitted groups (steps 0);
 # predictions/ (save_predictions).
-MANIFEST_FORMAT = "cs109nn-run-folder/3"
+# /4: the group's search in results.csv (search, steps_trained, selected) and search/.
+MANIFEST_FORMAT = "cs109nn-run-folder/4"
 
 # Everything a run and its report put in a folder; starting a run over deletes these, nothing
 # else (a user's own files in the folder stay).
 RUN_FOLDER_ENTRIES = (
-    MANIFEST, RESULTS, CURVES, PARAMS, BOUNDARIES, PREDICTIONS, CHECKPOINTS, REPORT, FIGURES
+    MANIFEST, RESULTS, CURVES, PARAMS, BOUNDARIES, PREDICTIONS, CHECKPOINTS, SEARCH, REPORT,
+    FIGURES,
 )  # fmt: skip
 # The sweep's exclusive lock on the folder, and who holds it (pid, host, since): never deleted
 # by a run, never a sign that a folder holds a run.
@@ -67,6 +71,21 @@ def params_path(run_dir: str | os.PathLike, group_id: str) -> Path:
 
 def checkpoints_path(run_dir: str | os.PathLike, group_id: str) -> Path:
     return Path(run_dir) / CHECKPOINTS / group_id
+
+
+def search_path(run_dir: str | os.PathLike, group_id: str) -> Path:
+    return Path(run_dir) / SEARCH / f"{group_id}.npz"
+
+
+# What search/<group_id>.npz holds, per search kind: halving -- the step each rung ended at [R]
+# and, per rung and member [R, M], whether it ran, whether it was kept for the next rung, its
+# validation accuracy and LL at the rung's end (NaN where it did not run); pbt -- the step after
+# which each exploit happened [G - 1], whom each member copied then [G - 1, M] (-1: none) and
+# each hyperparameter per generation and member, hp_<name> [G, M].
+SEARCH_ARRAYS = {
+    "halving": ("rung_stop_step", "rung_ran", "rung_kept", "rung_val_acc", "rung_val_ll"),
+    "pbt": ("exploit_step", "source"),  # and hp_<name> for every hyperparameter
+}
 
 
 def boundaries_path(run_dir: str | os.PathLike, group_id: str) -> Path:

@@ -25,7 +25,7 @@ CURVE_METRICS = ("train_ll", "train_acc", "val_ll", "val_acc", "test_ll", "test_
 
 class Column(NamedTuple):
     """One column of results.csv. ``kind``: config, member, hparam, size, train_metric,
-    val_metric, test_metric, divergence or timing."""
+    val_metric, test_metric, search, divergence or timing."""
 
     name: str
     type: type  # str, int, float or bool
@@ -42,7 +42,7 @@ def _columns(kind: str, type_: type, names: Sequence[str]) -> list[Column]:
 # timings are the group's and differ run to run, so comparisons of results leave them out.
 COLUMNS: tuple[Column, ...] = (
     Column("group", str, "config"),
-    *_columns("config", str, ("dataset", "model", "optimizer", "schedule")),
+    *_columns("config", str, ("dataset", "model", "optimizer", "schedule", "search")),
     *_columns("config", int, ("steps", "batch_size")),
     *_columns("member", int, ("member", "seed")),
     *_columns("hparam", float, HPARAM_NAMES),
@@ -52,6 +52,10 @@ COLUMNS: tuple[Column, ...] = (
     *_columns("train_metric", float, [f"final_{m}" for m in CURVE_METRICS[:2]]),
     *_columns("val_metric", float, [f"final_{m}" for m in CURVE_METRICS[2:4]]),
     *_columns("test_metric", float, [f"final_{m}" for m in CURVE_METRICS[4:]]),
+    # the steps the member trained (fewer than ``steps`` for one successive halving stopped)
+    # and whether the group's search selected it (by validation, ``cs109nn.selection``)
+    Column("steps_trained", int, "search"),
+    Column("selected", bool, "search"),
     Column("diverged", bool, "divergence"),
     Column("diverged_step", int, "divergence"),
     *_columns("timing", float, ("group_wall_s", "group_compile_s")),
@@ -71,6 +75,7 @@ TEST_METRICS = _names("test_metric")  # final_test_ll, final_test_acc
 # A split some data set of a sweep may lack: its columns exist when any data set has it, and
 # are empty for those that have not (the only cells that may be empty).
 OPTIONAL_KINDS = ("val_metric", "test_metric")
+SEARCH_COLUMNS = _names("search")  # steps_trained, selected
 DIVERGENCE_COLUMNS = _names("divergence")
 TIMING_COLUMNS = _names("timing")
 

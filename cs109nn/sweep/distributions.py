@@ -195,3 +195,31 @@ def _stream(search_seed: int, name: str) -> np.random.Generator:
     # specs' draws as they were
     key = np.random.SeedSequence([search_seed, zlib.crc32(name.encode("utf-8"))])
     return np.random.Generator(np.random.PCG64(key))
+
+
+def points_per_field(num_fields: int, samples: int) -> int | None:
+    """k with ``k ** num_fields == samples`` (a grid of as many points as the draws), or
+    None where there is none."""
+    if num_fields == 0:
+        return None
+    k = round(samples ** (1.0 / num_fields))
+    return next((c for c in (k - 1, k, k + 1) if c >= 1 and c**num_fields == samples), None)
+
+
+def grid_samples(distributions: Mapping[str, Distribution], samples: int) -> dict[str, np.ndarray]:
+    """Grid search over the same space as the draws: k points per field, each distribution's
+    quantiles at the cell centres (i + 1/2) / k -- geometric steps for a log-uniform, even
+    ones for a uniform, a choice's values in proportion -- and their product, ``samples``
+    = k ** fields points (the first field varying slowest): name -> [samples] float64. Raises
+    ConfigError when ``samples`` is no such power."""
+    names = list(distributions)
+    k = points_per_field(len(names), samples)
+    if k is None:
+        raise ConfigError(
+            f"grid search over {len(names)} distribution field(s) needs samples = k ** "
+            f"{len(names)} (a grid of as many points as the random draws); got samples={samples}"
+        )
+    centres = (np.arange(k) + 0.5) / k
+    axes = [distributions[name].quantile(centres) for name in names]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return {name: grid.reshape(-1) for name, grid in zip(names, mesh, strict=True)}

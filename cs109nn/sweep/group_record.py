@@ -26,6 +26,7 @@ from cs109nn.sweep.boundaries import boundary_arrays
 from cs109nn.sweep.lifecycle import Rows
 from cs109nn.sweep.plan import Group, Plan
 from cs109nn.sweep.predictions import prediction_arrays
+from cs109nn.sweep.search import SearchOutcome
 from cs109nn.train import TrainResult
 
 
@@ -33,7 +34,7 @@ def write_group(
     run_dir: Path,
     plan: Plan,
     group: Group,
-    result: TrainResult,
+    outcome: SearchOutcome,
     columns: tuple[str, ...],
     rows: Rows,
     manifest: dict,
@@ -49,8 +50,10 @@ def write_group(
     ``model`` on ``data`` when ``boundary_grid`` > 0 (``cs109nn.sweep.boundaries``), test
     predictions when ``save_predictions`` (``cs109nn.sweep.predictions``), their digests and
     the rows' in ``manifest`` (written), then its rows (added to ``rows``, and results.csv
-    rewritten from them)."""
-    members = member_arrays(plan, result)
+    rewritten from them). ``outcome``: the group's search (``cs109nn.sweep.search``); a halving
+    or PBT group also writes ``search/<group_id>.npz``."""
+    result = outcome.result
+    members = member_arrays(plan, group, result)
     architecture = None
     if group.setup is not None and group.setup.architectures:
         architecture = (members["width"], members["depth"])
@@ -62,6 +65,10 @@ def write_group(
             "peak_bytes": result.memory_peak_bytes,
             "budget_bytes": result.memory_budget_bytes,
         }
+    if outcome.arrays is not None:
+        path = schema.search_path(run_dir, group.group_id)
+        schema.write_arrays(path, outcome.arrays)
+        record["search_sha256"] = schema.file_digest(path)
     if save_params:
         path = schema.params_path(run_dir, group.group_id)
         schema.write_arrays(path, run_folder.flatten_params(result.params))
@@ -79,11 +86,14 @@ def write_group(
         path = predictions_path(run_dir, group.group_id)
         schema.write_arrays(path, prediction_arrays(model, result.params, data, architecture))
         record["predictions_sha256"] = schema.file_digest(path)
+    count = len(plan.members_of(group))
     per_member = {
-        "member": np.arange(len(plan.members)),
+        "member": np.arange(count),
         **members,
         "num_params": member_parameter_counts(model, result.params, data, architecture),
         **{f"final_{name}": value for name, value in result.final.items()},
+        "steps_trained": outcome.steps_trained,
+        "selected": np.arange(count) == outcome.selected,
     }
     per_group = {
         "group": group.group_id,
@@ -91,6 +101,7 @@ def write_group(
         "model": group.model,
         "optimizer": group.optimizer,
         "schedule": group.schedule,
+        "search": group.search,
         "steps": group.steps,
         "batch_size": schema.batch_size_cell(group.batch_size),
         "group_wall_s": round(wall_seconds, 3),
@@ -101,7 +112,7 @@ def write_group(
             schema.format_value(per_member[c][m] if c in per_member else per_group.get(c))
             for c in columns
         ]
-        for m in range(len(plan.members))
+        for m in range(count)
     ]
     record["rows_sha256"] = schema.rows_digest(rows[group.group_id])
     manifest.setdefault("groups", {})[group.group_id] = record
@@ -110,10 +121,11 @@ def write_group(
     schema.write_results(run_dir, columns, ordered)
 
 
-def member_arrays(plan: Plan, result: TrainResult) -> dict[str, np.ndarray]:
+def member_arrays(plan: Plan, group: Group, result: TrainResult) -> dict[str, np.ndarray]:
     """Each member's seed, hyperparameters (as requested: the swept value or the default,
-    float64) and divergence, [M] each: the columns the curves file and results.csv share."""
-    members = plan.members
+    float64; a PBT member's at its start) and divergence, [M] each: the columns the curves
+    file and results.csv share."""
+    members = plan.members_of(group)
     hparams = member_hyperparameters(members.hparams, len(members))
     return {
         "seed": members.seeds,

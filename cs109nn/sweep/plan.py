@@ -1,8 +1,9 @@
 """The plan of a sweep: groups and the members every group trains; what compiles once.
 
 Groups are the product of the static axes in the spec's order (data sets, then models,
-optimizers, schedules, steps, batch sizes) -- except that a model fitted in closed form (Naive
-Bayes) has no optimizer, schedule, steps or batches, so it is one group per data set; members
+optimizers, schedules, steps, batch sizes, searches) -- except that a model fitted in closed
+form (Naive Bayes) has no optimizer, schedule, steps, batches or search, so it is one group per
+data set; members
 are the product of the swept hyperparameters' grids (in ``HYPERPARAMETER_FIELDS`` order), the
 ``samples`` draws of the fields that hold a distribution (``cs109nn.sweep.distributions``) and
 the seeds, seeds varying fastest, then samples. Both orders are fixed by the spec alone (the
@@ -25,7 +26,7 @@ import numpy as np
 from cs109nn.data import Dataset
 from cs109nn.errors import ConfigError
 from cs109nn.models import is_fitted_spec
-from cs109nn.sweep.distributions import Distribution, draw_samples
+from cs109nn.sweep.distributions import Distribution, draw_samples, grid_samples
 from cs109nn.sweep.spec import HYPERPARAMETER_FIELDS, SpecError, SweepSpec
 from cs109nn.train import TrainSetup
 
@@ -35,8 +36,9 @@ class Group:
     """One point of the static product: an architecture x data x optimizer x schedule x steps x
     batch.
 
-    ``group_id`` is ``<index>-<dataset>-<model>-<optimizer>[-<schedule>]-s<steps>-<b<batch>|full>``
-    (the schedule only when it is not constant, so that ids without schedules stay as they were;
+    ``group_id`` is ``<index>-<dataset>-<model>-<optimizer>[-<schedule>]-s<steps>-<b<batch>|full>
+    [-<search>]`` (the schedule only when it is not constant, the search only when it is not
+    none, so that ids without them stay as they were;
     a fitted model's: ``<index>-<dataset>-<model>-fitted``), the index zero-padded so that ids
     sort in plan order; it is safe as a file name. ``setup``: the engine's static set-up of the
     group (optimizer, schedule, steps, batch size, and the spec's eval_every and dp), None for a
@@ -49,6 +51,7 @@ class Group:
     dataset: str
     model: str
     setup: TrainSetup | None
+    search: str = "none"  # how the group's members are searched (``SEARCHES``)
 
     @property
     def fitted(self) -> bool:
@@ -88,8 +91,20 @@ class Members:
 
 @dataclass(frozen=True)
 class Plan:
+    """groups; members: the members every group trains, but a ``grid`` search's
+    (``grid_members``: the same count, the distributions' space as a grid instead of draws);
+    :meth:`members_of` gives a group's."""
+
     groups: tuple[Group, ...]
     members: Members
+    grid_members: Members | None = None
+
+    def members_of(self, group: Group) -> Members:
+        """The members ``group`` trains."""
+        if group.search == "grid":
+            assert self.grid_members is not None  # the spec requires distributions for it
+            return self.grid_members
+        return self.members
 
     @property
     def num_models(self) -> int:
@@ -100,7 +115,9 @@ class Plan:
 def make_plan(spec: SweepSpec) -> Plan:
     """The groups and members of ``spec``, in their fixed order."""
     training = list(
-        itertools.product(spec.optimizers, spec.schedules, spec.steps, spec.batch_sizes)
+        itertools.product(
+            spec.optimizers, spec.schedules, spec.steps, spec.batch_sizes, spec.searches
+        )
     )
     points = [
         (dataset, model, point)
@@ -114,11 +131,13 @@ def make_plan(spec: SweepSpec) -> Plan:
             group_id=_group_id(index, width, dataset, model, point),
             dataset=dataset,
             model=model,
-            setup=None if point is None else _setup(spec, *point),
+            setup=None if point is None else _setup(spec, *point[:4]),
+            search="none" if point is None else point[4],
         )
         for index, (dataset, model, point) in enumerate(points)
     )
-    return Plan(groups=groups, members=_members(spec))
+    grid = _members(spec, grid=True) if "grid" in spec.searches else None
+    return Plan(groups=groups, members=_members(spec), grid_members=grid)
 
 
 def program_key(group: Group, data: Dataset) -> tuple:
@@ -146,12 +165,16 @@ def _setup(
         raise SpecError(str(error)) from None
 
 
-def _members(spec: SweepSpec) -> Members:
+def _members(spec: SweepSpec, *, grid: bool = False) -> Members:
+    """The members: grid fields x draws (or, ``grid``, the distributions' grid) x seeds."""
     fields = {name: getattr(spec, name) for name in HYPERPARAMETER_FIELDS}
     distributions = {name: v for name, v in fields.items() if isinstance(v, Distribution)}
     swept = [name for name, v in fields.items() if v and name not in distributions]
     try:  # on the host, in float64: the same draws on any number of devices
-        drawn = draw_samples(distributions, spec.samples, spec.search_seed)
+        if grid:
+            drawn = grid_samples(distributions, spec.samples)
+        else:
+            drawn = draw_samples(distributions, spec.samples, spec.search_seed)
     except ConfigError as error:
         raise SpecError(str(error)) from None
     # a hyperparameter point: a grid point and one joint draw (every grid point trains the same
@@ -175,8 +198,9 @@ def _group_id(index, width, dataset, model, point) -> str:
     if point is None:
         parts = [dataset, model, FITTED]
     else:
-        optimizer, schedule, steps, batch_size = point
+        optimizer, schedule, steps, batch_size, search = point
         batch = "full" if batch_size is None else f"b{batch_size}"
         kind = [] if schedule == "constant" else [schedule]  # ids of constant runs unchanged
-        parts = [dataset, model, optimizer, *kind, f"s{steps}", batch]
+        searched = [] if search == "none" else [search]  # and of groups without a search
+        parts = [dataset, model, optimizer, *kind, f"s{steps}", batch, *searched]
     return f"{index:0{width}d}-" + "-".join(re.sub(r"[^A-Za-z0-9.-]+", "_", p) for p in parts)

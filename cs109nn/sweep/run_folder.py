@@ -26,6 +26,7 @@ from cs109nn.run_folder_schema import (  # noqa: F401  (re-exported for the swee
     PARAMS,
     RESULTS,
     RUN_FOLDER_ENTRIES,
+    SEARCH_COLUMNS,
     TEST_METRICS,
     TIMING_COLUMNS,
     TRAIN_METRICS,

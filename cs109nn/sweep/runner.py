@@ -34,8 +34,9 @@ from cs109nn.sweep.group_record import write_group
 from cs109nn.sweep.lifecycle import Rows, RunFolderError, close_session, open_run_folder
 from cs109nn.sweep.plan import Group, Plan, make_plan, program_key
 from cs109nn.sweep.predictions import check_prediction_data
+from cs109nn.sweep.search import run_search
 from cs109nn.sweep.spec import SpecError, SweepSpec
-from cs109nn.train import FitRunner, Runner, make_runner, member_keys
+from cs109nn.train import FitRunner, Runner, make_runner
 from cs109nn.train.checkpoints import CheckpointPolicy
 from cs109nn.train.fitted import check_binary_features
 
@@ -162,7 +163,6 @@ def _train_groups(
     ]
     for note in notes:
         notify(SweepEvent("note", plan, run_dir, message=note))
-    keys = member_keys([int(seed) for seed in plan.members.seeds])
     groups_run: list[str] = []
     for group in plan.groups:
         if group.group_id in done:
@@ -171,24 +171,28 @@ def _train_groups(
         start = time.perf_counter()
         data = datasets[group.dataset]
         key = program_key(group, data)
-        if group.fitted:
-            result = runners[key](keys, plan.members.hparams, data)
-        else:
-            policy = checkpoint_policy(spec, run_dir, group)
-            result = runners[key](keys, plan.members.hparams, data, checkpoints=policy)
-            if result.resumed_intervals:
-                message = (
-                    f"group {group.group_id}: continued from its checkpoint after "
-                    f"{result.resumed_intervals} of {group.setup.num_evaluations} evaluations"
-                )
-                notify(SweepEvent("note", plan, run_dir, message=message))
+        policy = None if group.fitted else checkpoint_policy(spec, run_dir, group)
+        outcome = run_search(spec, group, runners[key], plan.members_of(group), data, policy)
+        result = outcome.result
+        if result.resumed_intervals:
+            message = (
+                f"group {group.group_id}: continued from its checkpoint after "
+                f"{result.resumed_intervals} of {group.setup.num_evaluations} evaluations"
+            )
+            notify(SweepEvent("note", plan, run_dir, message=message))
+        if outcome.resumed_rungs:
+            message = (
+                f"group {group.group_id}: continued from its checkpoint after "
+                f"{outcome.resumed_rungs} of {spec.halving_rungs} rungs"
+            )
+            notify(SweepEvent("note", plan, run_dir, message=message))
         wall = time.perf_counter() - start
         if is_writer():
             write_group(
                 run_dir,
                 plan,
                 group,
-                result,
+                outcome,
                 columns,
                 rows,
                 manifest,

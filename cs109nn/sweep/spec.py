@@ -40,10 +40,13 @@ from cs109nn.sweep.distributions import (
     check_distribution,
     looks_like_distribution,
     parse_distribution,
+    points_per_field,
 )
 from cs109nn.train import OPTIMIZERS, SCHEDULE_NUMBERS, SCHEDULES
 from cs109nn.train.checkpoints import check_checkpointing
+from cs109nn.train.halving import rung_stops
 from cs109nn.train.memory import parse_bytes
+from cs109nn.train.population import check_population
 
 # SweepSpec has a field (an ``Axis``) for each hyperparameter, in the same order (checked by a
 # test).
@@ -51,6 +54,11 @@ HYPERPARAMETER_FIELDS = HPARAM_NAMES
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 # A hyperparameter field: grid values, or a distribution that ``samples`` draws are made from.
 Axis = tuple[float, ...] | Distribution
+# The searches of a group's members: none -- every member trains all its steps (a grid, or
+# random search over the draws); grid -- the distribution fields' space as a grid of
+# ``samples`` points instead of random draws (``grid_samples``), every point trained fully;
+# halving -- successive halving; pbt -- population-based training.
+SEARCHES = ("none", "grid", "halving", "pbt")
 # Fields the runner checks against the model by their grid values before training
 # (``check_architecture`` in ``cs109nn.sweep.runner``), so that they take grids only for now.
 _GRID_ONLY = ("width", "depth")
@@ -107,6 +115,18 @@ class SweepSpec:
     # a pure grid), and the seed of the draws (cs109nn.sweep.distributions)
     samples: int = 0
     search_seed: int = 0
+    # how each group's members are searched: a static axis (each kind its own groups, the same
+    # members; ``SEARCHES``). halving: successive halving, keeping 1/halving_eta of the members
+    # at each of halving_rungs rungs (cs109nn.train.halving); pbt: population-based training,
+    # the bottom pbt_fraction copying the top every pbt_every evaluations and perturbing their
+    # hyperparameters by one of pbt_factors (cs109nn.train.population; its draws seeded by
+    # search_seed). Both select by the validation split.
+    searches: tuple[str, ...] = ("none",)
+    halving_eta: int = 3
+    halving_rungs: int = 3
+    pbt_every: int = 3
+    pbt_fraction: float = 0.25
+    pbt_factors: tuple[float, ...] = (0.8, 1.25)
     # shared by every group
     eval_every: int = 10
     dp: bool = False  # DP-SGD: clip per-example gradients to clip_norm, add noise
@@ -152,6 +172,7 @@ class SweepSpec:
         if not _NAME_PATTERN.match(self.name):
             raise SpecError(f"name must match {_NAME_PATTERN.pattern}, got {self.name!r}")
         axes = ("datasets", "models", "optimizers", "schedules", "steps", "batch_sizes", "seeds")
+        axes += ("searches",)
         for axis in axes + self._grid_fields():
             values = getattr(self, axis)
             if not values and axis in axes:  # an empty grid field means the engine default
@@ -225,6 +246,34 @@ class SweepSpec:
                 f"samples={self.samples} but no hyperparameter holds a distribution to draw from: "
                 f"give one (--set learning_rate='loguniform(1e-3,1)') or set samples=0"
             )
+        unknown = [kind for kind in self.searches if kind not in SEARCHES]
+        if unknown:
+            raise SpecError(f"unknown searches {unknown}; valid: {', '.join(SEARCHES)}")
+        if "grid" in self.searches and (
+            not drawn or not points_per_field(len(drawn), self.samples)
+        ):
+            raise SpecError(
+                f"searches=grid lays a grid over the distribution fields' space with as many "
+                f"points as samples: it needs distributions and samples = k ** "
+                f"{max(len(drawn), 1)}; got {len(drawn)} distribution field(s), samples="
+                f"{self.samples}"
+            )
+        selecting = [kind for kind in self.searches if kind in ("halving", "pbt")]
+        if selecting and self.val_fraction <= 0:
+            raise SpecError(
+                f"searches={selecting[0]} selects by the validation split: set val_fraction > 0 "
+                f"(got {self.val_fraction})"
+            )
+        try:
+            if "halving" in self.searches:
+                for steps in self.steps:
+                    rung_stops(
+                        max(steps // self.eval_every, 1), self.halving_eta, self.halving_rungs
+                    )
+            if "pbt" in self.searches:
+                check_population(self.pbt_every, self.pbt_fraction, self.pbt_factors)
+        except ConfigError as error:
+            raise SpecError(str(error)) from None
         grid_only = [name for name in drawn if name in _GRID_ONLY]
         if grid_only:
             raise SpecError(

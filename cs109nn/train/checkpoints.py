@@ -21,6 +21,7 @@ of a process SIGKILLs it right after the checkpoint is complete.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 from dataclasses import dataclass
@@ -91,7 +92,8 @@ class GroupCheckpoints:
 
     def latest(self, like: Any) -> tuple[int, Any] | None:
         """(intervals done, the saved tree restored in ``like``'s shapes, dtypes and
-        shardings) of the latest checkpoint, or None when there is none."""
+        shardings; numpy leaves as numpy) of the latest checkpoint, or None when there is
+        none."""
         step = self._manager.latest_step()
         if step is None:
             return None
@@ -110,6 +112,8 @@ class GroupCheckpoints:
         self._manager.close()
         if jax.process_index() == 0:
             shutil.rmtree(self.policy.directory, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the run's checkpoint folder, once empty
+                self.policy.directory.parent.rmdir()
 
 
 def due(policy: CheckpointPolicy, seconds_since_save: float) -> bool:
@@ -117,6 +121,8 @@ def due(policy: CheckpointPolicy, seconds_since_save: float) -> bool:
     return math.isfinite(policy.seconds) and seconds_since_save >= policy.seconds
 
 
-def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
+def _abstract(leaf: Any) -> jax.ShapeDtypeStruct | np.ndarray:
+    if isinstance(leaf, np.ndarray):  # a host array is restored as one
+        return leaf
     sharding = getattr(leaf, "sharding", None)
     return jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=sharding)

@@ -27,6 +27,7 @@ from cs109nn.models.model import Model, Params
 from cs109nn.train.optimizers import make_optimizer
 from cs109nn.train.schedules import learning_rate_schedule
 from cs109nn.train.setup import TrainSetup
+from cs109nn.train.shuffle import permuted_positions
 from cs109nn.train.subset import subset_weights
 
 
@@ -185,7 +186,9 @@ class Trainer(NamedTuple):
     segment of it, or a rung of successive halving) and writes each interval's metrics into
     its column of ``history`` (name -> [C, T]); ``train_members(data, keys, hparams) ->
     MemberRun`` is both, for the whole run. ``streams``: the chunk's keys split once,
-    ``split_member_keys(keys)`` (a program splits a key once).
+    ``split_member_keys(keys)`` (a program splits a key once). ``retune_members(hparams,
+    states) -> states`` sets the optimizer states' numbers to ``hparams`` (after a state was
+    copied from another member, as PBT does).
     """
 
     init: Callable[[Arrays, jax.Array, Hyperparameters], MemberState]
@@ -194,6 +197,7 @@ class Trainer(NamedTuple):
     init_members: Callable[[Arrays, MemberKeys, Hyperparameters], MemberState]
     run_members: Callable[..., tuple[MemberState, dict[str, jax.Array]]]
     train_members: Callable[[Arrays, jax.Array, Hyperparameters], MemberRun]
+    retune_members: Callable[[Hyperparameters, MemberState], MemberState]
 
 
 # Divergence that stays finite: a member whose mean per-example train LL falls below
@@ -287,20 +291,31 @@ def make_trainer(
     def mean_loss(member: Model, params: Params, x: jax.Array, y: jax.Array, weights=None):
         return weighted_mean(per_example_loss(member, params, x, y), weights)
 
-    def batch(data: Arrays, keys: MemberKeys, t: jax.Array, weights: jax.Array):
-        """(x, y, weights) of step t: the whole subset, or a minibatch drawn from it."""
+    def subset_first(weights: jax.Array) -> jax.Array:
+        """[n] example indices, the member's subset first (a stable sort: with the whole
+        split as subset, 0..n-1); once per interval, not per step."""
+        return jnp.argsort(weights == 0, stable=True).astype(jnp.int32)
+
+    def batch(data: Arrays, keys: MemberKeys, t: jax.Array, weights: jax.Array, order):
+        """(x, y, weights) of step t: the whole subset, or a minibatch drawn from it
+        (``order``: :func:`subset_first` of ``weights``)."""
         num_train = data.x_train.shape[0]  # static: shapes are known when tracing
         if setup.is_full_batch(num_train):
             return data.x_train, data.y_train, weights
-        # A fresh permutation per epoch from the member's own shuffle stream, the subset's
-        # examples first (a stable sort: with the whole split as subset, the permutation
-        # itself); a subset smaller than a batch is one batch, padded with weight-0 examples.
+        # A fresh permutation of the subset per epoch from the member's own shuffle stream,
+        # evaluated at this step's B slots only (``cs109nn.train.shuffle``: no sort per step);
+        # a subset smaller than a batch is one batch, padded with weight-0 examples.
         batch_size = setup.batch_size
         subset_size = jnp.sum(weights).astype(jnp.int32)
         epoch, position = jnp.divmod(t, jnp.maximum(subset_size // batch_size, 1))
-        order = jax.random.permutation(jax.random.fold_in(keys.shuffle, epoch), num_train)
-        order = order[jnp.argsort(weights[order] == 0, stable=True)]
-        index = lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+        slots = position * batch_size + jnp.arange(batch_size, dtype=jnp.int32)
+        inside = slots < subset_size
+        shuffled = permuted_positions(
+            jax.random.fold_in(keys.shuffle, epoch),
+            jnp.where(inside, slots, 0),
+            jnp.maximum(subset_size, 1),
+        )
+        index = order[jnp.where(inside, shuffled, slots)]
         return data.x_train[index], data.y_train[index], weights[index]
 
     def evaluate(
@@ -383,9 +398,10 @@ def make_trainer(
         (``exact``), or without any check (a frozen member then stays where it was).
         ``exact`` may be traced: one step body serves both (compiled once, not twice)."""
         member, tx = context(hparams)
+        order = subset_first(state.weights)
 
         def step(carry: StepCarry, t: jax.Array) -> tuple[StepCarry, None]:
-            x, y, w = batch(data, keys, t, state.weights)
+            x, y, w = batch(data, keys, t, state.weights, order)
             noise = jax.random.fold_in(keys.noise, t)
             grads = gradient(member, carry.params, x, y, w, hparams, noise)
             updates, new_opt_state = tx.update(grads, carry.opt_state, carry.params)
@@ -486,6 +502,15 @@ def make_trainer(
 
     init_chunk = jax.vmap(init_member, in_axes=(None, 0, 0))
 
+    def retune_member(hparams: Hyperparameters, state: MemberState) -> MemberState:
+        """``state`` with its optimizer's numbers set to ``hparams``': ``inject_hyperparams``
+        keeps them in the optimizer state, so a state copied from another member (PBT) would
+        otherwise go on with that member's."""
+        _, tx = context(hparams)
+        numbers = tx.init(state.step.params).hyperparams
+        opt_state = state.step.opt_state._replace(hyperparams=numbers)
+        return state._replace(step=state.step._replace(opt_state=opt_state))
+
     def init(data: Arrays, key: jax.Array, hparams: Hyperparameters) -> MemberState:
         return init_member(data, split_member_key(key), hparams)
 
@@ -505,4 +530,5 @@ def make_trainer(
         end, history = run_chunk(data, streams, hparams, states, history, setup.num_evaluations)
         return MemberRun(end.step.params, history, end.step.diverged_step)
 
-    return Trainer(init, advance, train, init_chunk, run_chunk, train_members)
+    retune_members = jax.vmap(retune_member)
+    return Trainer(init, advance, train, init_chunk, run_chunk, train_members, retune_members)

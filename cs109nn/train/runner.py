@@ -74,6 +74,23 @@ class TrainResult(NamedTuple):
     memory_budget_bytes: int | None = None
 
 
+class Placed(NamedTuple):
+    """Members put on the mesh (:meth:`Runner.place`): what the training program runs on.
+
+    num_members: M, the real ones; size: M padded to fill the devices' chunks; chunk: members
+    vectorised at once per device; data: the replicated arrays; key_data [size, ...] and
+    hparams (leaves [size]): split over the mesh; memory: the chunk's memory plan.
+    """
+
+    num_members: int
+    size: int
+    chunk: int
+    data: Arrays
+    key_data: jax.Array
+    hparams: Hyperparameters
+    memory: ChunkPlan
+
+
 def member_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
     """[M] typed PRNG keys: member i's key is ``jax.random.key(seeds[i])``, its seed alone."""
     seeds = np.asarray(seeds)
@@ -157,8 +174,9 @@ class Runner:
         self.dtype = self.arrays.x_train.dtype
         self._rows = setup.rows_per_step(self.arrays.x_train.shape[0])
         self._trainer = make_trainer(model, setup, objective=objective)
-        # (padded members, chunk) -> the compiled program, and the blank state it starts from
-        self._compiled: dict[tuple[int, int], tuple[jax.stages.Compiled, Callable]] = {}
+        # (padded members, chunk) -> the compiled program; -> the blank state it starts from
+        self._compiled: dict[tuple[int, int], jax.stages.Compiled] = {}
+        self._blanks: dict[tuple[int, int], Callable] = {}
 
     def _same_shapes(self, data: Dataset) -> Arrays:
         """Another data set for the same compiled program: it must match shapes and dtypes."""
@@ -177,14 +195,17 @@ class Runner:
         """[T]: the step after which each history column is measured."""
         return self.setup.eval_steps
 
-    def plan_memory(self, num_members: int) -> ChunkPlan:
-        """How ``num_members`` members will run: the chunk (the speed choice of
-        ``choose_chunk_size``, or ``chunk_size``, made smaller until the estimate fits the
-        memory budget) and the estimate beside the budget. Raises ``MemoryBudgetError`` with
-        the numbers, before anything compiles, when not even one member at a time fits."""
+    def plan_memory(self, num_members: int, chunk: int | None = None) -> ChunkPlan:
+        """How ``num_members`` members will run: the chunk (``chunk``, else ``chunk_size``,
+        else the speed choice of ``choose_chunk_size``; made smaller until the estimate fits
+        the memory budget) and the estimate beside the budget. Raises ``MemoryBudgetError``
+        with the numbers, before anything compiles, when not even one member at a time
+        fits."""
         per_device = ceil_div(num_members, self.mesh.devices.size)
-        chunk = self.chunk_size or choose_chunk_size(
-            self.model, self.arrays.x_train, self._rows, per_device
+        chunk = (
+            chunk
+            or self.chunk_size
+            or choose_chunk_size(self.model, self.arrays.x_train, self._rows, per_device)
         )
         if self._memory is None:  # a trace of the program from shapes, once per runner
             self._memory = estimate_member_bytes(
@@ -200,11 +221,14 @@ class Runner:
             memory=self._memory,
         )
 
-    def _program(self, chunk: int):
-        """The jitted SPMD program: per device, lax.map over chunks of ``chunk`` members, each
-        chunk ``run_members`` from its state (or, when ``fresh``, from ``init_members``) until
-        interval ``stop``. One program serves a whole run, its segments and a resumed run; the
-        state and history buffers are donated (the new ones replace them)."""
+    def placed_program(self, chunk: int) -> Callable:
+        """The SPMD training function, not yet jitted: per device, lax.map over chunks of
+        ``chunk`` members, each chunk ``run_members`` from its state (or, when ``fresh``, from
+        ``init_members``) until interval ``stop``; arguments (data, key_data, hparams, states,
+        history, fresh, stop) as global arrays, members split over the mesh. One program
+        serves a whole run, its segments, a resumed run and a rung of successive halving;
+        population-based training calls it inside its own program
+        (``cs109nn.train.population``)."""
         trainer = self._trainer
 
         def members(data, keys, hparams, states, history, fresh, stop):
@@ -225,7 +249,7 @@ class Runner:
             return jax.tree.map(lambda a: a.reshape(local_members, *a.shape[2:]), out)
 
         by_member, replicated = PartitionSpec(dev.MEMBERS), PartitionSpec()
-        placed = jax.shard_map(
+        return jax.shard_map(
             train_members,
             mesh=self.mesh,
             in_specs=(replicated, *[by_member] * 4, replicated, replicated),
@@ -233,7 +257,133 @@ class Runner:
             out_specs=by_member,
             check_vma=False,
         )
-        return jax.jit(placed, donate_argnums=(3, 4))
+
+    def place(
+        self,
+        keys: jax.Array,
+        hparams: Mapping[str, object] | Hyperparameters,
+        data: Dataset | None = None,
+        *,
+        chunk: int | None = None,
+    ) -> Placed:
+        """Check the members and put them on the mesh: keys [M] (``member_keys``), hparams
+        name -> [M] or a scalar (a name left out takes its default), ``data`` another data set
+        of the same shapes (default: the set-up's), ``chunk`` members vectorised at once
+        (default: ``plan_memory``'s choice). Raises ConfigError before anything compiles."""
+        arrays = self.arrays if data is None else self._same_shapes(data)
+        key_data = np.asarray(jax.random.key_data(keys))
+        num_members = key_data.shape[0]
+        hp = member_hyperparameters(hparams, num_members, self.dtype)
+        if self.setup.architectures:
+            check_architecture(self.model, hp.width, hp.depth)
+        elif np.isfinite(hp.width).any() or np.isfinite(hp.depth).any():
+            raise ConfigError(
+                "members with their own width or depth need TrainSetup(architectures=True) "
+                "(make_runner(..., architectures=True)): the masked program"
+            )
+        check_subset_sizes(hp.train_size, arrays.x_train.shape[0])
+        if self.setup.dp and np.any(hp.train_size < arrays.x_train.shape[0]):
+            raise ConfigError(
+                "train_size below the training split's size needs dp=False: DP-SGD clips the "
+                "gradients of whole batches, not of a training subset"
+            )
+        memory = self.plan_memory(num_members, chunk)
+        size = dev.padded_size(num_members, self.mesh.devices.size * memory.chunk)
+        replicated, _ = dev.shardings(self.mesh)
+        return Placed(
+            num_members=num_members,
+            size=size,
+            chunk=memory.chunk,
+            data=jax.tree.map(lambda a: dev.global_array(a, replicated), arrays),
+            key_data=self.put_members(size, key_data),
+            hparams=self.put_members(size, hp),
+            memory=memory,
+        )
+
+    def put_members(self, size: int, tree):
+        """A host pytree of [M, ...] leaves padded to ``size`` members and split over the
+        mesh (e.g. the states of successive halving's survivors)."""
+        _, split = dev.shardings(self.mesh)
+        return jax.tree.map(lambda a: dev.global_array(a, split), dev.pad_members(tree, size))
+
+    def compiled(self, placed: Placed) -> tuple[jax.stages.Compiled, float]:
+        """The training program of ``placed``'s layout (padded members, chunk), compiled on
+        first use, and the seconds its compile took now (0 when it was already compiled)."""
+        layout = (placed.size, placed.chunk)
+        if layout in self._compiled:
+            return self._compiled[layout], 0.0
+        start = time.perf_counter()
+        states, history = self.blank(placed)
+        program = jax.jit(self.placed_program(placed.chunk), donate_argnums=(3, 4))
+        lowered = program.lower(
+            placed.data, placed.key_data, placed.hparams, states, history, np.bool_(True),
+            np.int32(self.setup.num_evaluations),
+        )  # fmt: skip
+        self._compiled[layout] = lowered.compile()
+        return self._compiled[layout], time.perf_counter() - start
+
+    def blank(self, placed: Placed):
+        """(states, history) of ``placed``'s layout that a fresh start ignores: its shapes and
+        shardings, zeros and NaN."""
+        layout = (placed.size, placed.chunk)
+        if layout not in self._blanks:
+            _, split = dev.shardings(self.mesh)
+            streams = split_member_keys(jax.random.wrap_key_data(placed.key_data))
+            shapes = jax.eval_shape(
+                lambda: self._trainer.init_members(placed.data, streams, placed.hparams)
+            )
+            total = self.setup.num_evaluations
+            self._blanks[layout] = jax.jit(
+                lambda: (
+                    jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes),
+                    empty_history(shapes.healthy_metrics, total),
+                ),
+                out_shardings=split,
+            )
+        return self._blanks[layout]()
+
+    def run(self, placed: Placed, states, history, *, fresh: bool, stop: int):
+        """``placed``'s members from ``states`` (or from their start, when ``fresh``) until
+        ``stop`` evaluation intervals are done: (states, history), on the devices. The
+        arguments' buffers are donated."""
+        program, _ = self.compiled(placed)
+        return jax.block_until_ready(
+            program(
+                placed.data, placed.key_data, placed.hparams, states, history, np.bool_(fresh),
+                np.int32(stop),
+            )
+        )  # fmt: skip
+
+    def result(
+        self,
+        placed: Placed,
+        states,
+        history,
+        *,
+        compile_seconds: float,
+        run_seconds: float,
+        resumed: int = 0,
+    ) -> TrainResult:
+        """The members' outcome from their final ``states`` and ``history``, on the host."""
+        num_members = placed.num_members
+        params, diverged_step, history = jax.tree.map(
+            lambda a: a[:num_members],
+            dev.to_host((states.step.params, states.step.diverged_step, history)),
+        )
+        return TrainResult(
+            params=params,
+            history=history,
+            eval_steps=self.eval_steps,
+            final={name: a[:, -1] for name, a in history.items()},
+            diverged=diverged_step >= 0,
+            diverged_step=diverged_step,
+            compile_seconds=compile_seconds,
+            run_seconds=run_seconds,
+            resumed_intervals=resumed,
+            memory_estimate_bytes=placed.memory.estimate_bytes,
+            memory_peak_bytes=measured_peak_bytes(self.compiled(placed)[0]),
+            memory_budget_bytes=placed.memory.budget_bytes,
+        )
 
     def __call__(
         self,
@@ -252,88 +402,30 @@ class Runner:
         checkpoint left by an earlier call (:mod:`cs109nn.train.checkpoints`); the same
         program, the same bits. None: the whole run in one call of the program.
         """
-        arrays = self.arrays if data is None else self._same_shapes(data)
-        key_data = np.asarray(jax.random.key_data(keys))
-        num_members = key_data.shape[0]
-        hp = member_hyperparameters(hparams, num_members, self.dtype)
-        if self.setup.architectures:
-            check_architecture(self.model, hp.width, hp.depth)
-        elif np.isfinite(hp.width).any() or np.isfinite(hp.depth).any():
-            raise ConfigError(
-                "members with their own width or depth need TrainSetup(architectures=True) "
-                "(make_runner(..., architectures=True)): the masked program"
-            )
-        check_subset_sizes(hp.train_size, arrays.x_train.shape[0])
-        if self.setup.dp and np.any(hp.train_size < arrays.x_train.shape[0]):
-            raise ConfigError(
-                "train_size below the training split's size needs dp=False: DP-SGD clips the "
-                "gradients of whole batches, not of a training subset"
-            )
-        num_devices = self.mesh.devices.size
-        memory = self.plan_memory(num_members)
-        chunk = memory.chunk
-        size = dev.padded_size(num_members, num_devices * chunk)
-        replicated, split = dev.shardings(self.mesh)
-        data = jax.tree.map(lambda a: dev.global_array(a, replicated), arrays)
-        key_data, hp = dev.pad_members((key_data, hp), size)
-        key_data = dev.global_array(key_data, split)
-        hp = jax.tree.map(lambda value: dev.global_array(value, split), hp)
+        placed = self.place(keys, hparams, data)
+        _, compile_seconds = self.compiled(placed)
+        states, history = self.blank(placed)
         total = self.setup.num_evaluations
-        fresh, stop = np.bool_(True), np.int32(total)
-        compile_seconds = 0.0
-        if (size, chunk) not in self._compiled:
-            start = time.perf_counter()
-            # the state and history a fresh start ignores, in their shapes and shardings
-            streams = split_member_keys(jax.random.wrap_key_data(key_data))
-            shapes = jax.eval_shape(lambda: self._trainer.init_members(data, streams, hp))
-            blank = jax.jit(
-                lambda: (
-                    jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes),
-                    empty_history(shapes.healthy_metrics, total),
-                ),
-                out_shardings=split,
-            )
-            states, history = blank()
-            program = self._program(chunk).lower(data, key_data, hp, states, history, fresh, stop)
-            self._compiled[size, chunk] = (program.compile(), blank)
-            compile_seconds = time.perf_counter() - start
-        else:
-            states, history = self._compiled[size, chunk][1]()
-        program = self._compiled[size, chunk][0]
-
-        def run(states, history, fresh: bool, stop: int):
-            return program(data, key_data, hp, states, history, np.bool_(fresh), np.int32(stop))
-
         resumed = 0
         if checkpoints is None:
             start = time.perf_counter()
-            states, history = jax.block_until_ready(run(states, history, True, total))
+            states, history = self.run(placed, states, history, fresh=True, stop=total)
             run_seconds = time.perf_counter() - start
         else:
-            states, history, resumed, run_seconds = self._in_segments(
-                checkpoints,
-                f"members{size}-chunk{chunk}-devices{num_devices}",
-                run,
-                states,
-                history,
+            layout = f"members{placed.size}-chunk{placed.chunk}-devices{self.mesh.devices.size}"
+            run = lambda states, history, fresh, stop: self.run(  # noqa: E731
+                placed, states, history, fresh=fresh, stop=stop
             )
-        params, diverged_step, history = jax.tree.map(
-            lambda a: a[:num_members],
-            dev.to_host((states.step.params, states.step.diverged_step, history)),
-        )
-        return TrainResult(
-            params=params,
-            history=history,
-            eval_steps=self.eval_steps,
-            final={name: a[:, -1] for name, a in history.items()},
-            diverged=diverged_step >= 0,
-            diverged_step=diverged_step,
+            states, history, resumed, run_seconds = self._in_segments(
+                checkpoints, layout, run, states, history
+            )
+        return self.result(
+            placed,
+            states,
+            history,
             compile_seconds=compile_seconds,
             run_seconds=run_seconds,
-            resumed_intervals=resumed,
-            memory_estimate_bytes=memory.estimate_bytes,
-            memory_peak_bytes=measured_peak_bytes(program),
-            memory_budget_bytes=memory.budget_bytes,
+            resumed=resumed,
         )
 
     def _in_segments(self, policy: CheckpointPolicy, layout: str, run: Callable, states, history):
