@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cs109nn.sweep.spec import load_experiment
 from cs109nn.sweep.distributions import Distribution
+from cs109nn.sweep.spec import load_experiment
 
 EXPERIMENT = Path(__file__).resolve().parents[1] / "search.py"
 SPEC = load_experiment(EXPERIMENT)
