@@ -1,14 +1,18 @@
-"""Conv-net members: the engine maps them one by one on a CPU (a vmapped convolution is a slow
-grouped one there), and each equals a solo run of the same member -- with per-example gradients
-too (gradient statistics, DP-SGD), mapped and vectorised over members."""
+"""Conv-net members: the package's conv layers compute patches @ kernel (equal to XLA's own
+convolution, flax's ``nn.Conv`` without the patch function), so the engine vectorises them over
+members like dense layers, and each member equals a solo run of the same member -- with
+per-example gradients too (gradient statistics, DP-SGD), vectorised and one by one."""
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import numpy as np
+import pytest
 
 from cs109nn.data import load_dataset
 from cs109nn.models import model_from_spec
+from cs109nn.models.patch_conv import patch_conv_general_dilated
 from cs109nn.train import (
     as_arrays,
     choose_chunk_size,
@@ -19,13 +23,22 @@ from cs109nn.train import (
 )
 
 
-def test_conv_members_are_mapped_and_equal_solo_runs():
+@pytest.mark.parametrize("padding", ["SAME", "VALID", ((1, 2), (0, 1))])
+@pytest.mark.parametrize(("strides", "dilation"), [((1, 1), (1, 1)), ((2, 1), (1, 2))])
+def test_patch_convolution_is_xlas_convolution(padding, strides, dilation):
+    x = jax.random.normal(jax.random.key(0), (5, 8, 7, 3))
+    options = dict(strides=strides, padding=padding, kernel_dilation=dilation)
+    xla = nn.Conv(4, (3, 2), **options)
+    params = xla.init(jax.random.key(1), x)
+    patched = nn.Conv(4, (3, 2), conv_general_dilated=patch_conv_general_dilated, **options)
+    np.testing.assert_allclose(patched.apply(params, x), xla.apply(params, x), atol=2e-6)
+
+
+def test_conv_members_are_vectorised_and_equal_solo_runs():
     data = load_dataset("digits", n=240, val_fraction=0.2)
     model = model_from_spec("convnet:4x8", num_classes=data.num_classes)
-    mlp = model_from_spec("softmax-mlp:16:relu", num_classes=data.num_classes)
     x = np.asarray(data.x_train)
-    assert choose_chunk_size(model, x, 32, 6) == 1  # lax.map over members on a CPU
-    assert choose_chunk_size(mlp, x, 32, 6) > 1  # dense layers stay vectorised
+    assert choose_chunk_size(model, x, 32, 6) > 1  # no convolution left to map one by one
     options = dict(optimizer="adam", steps=12, eval_every=4, batch_size=32)
     seeds, lrs = [0, 1, 2], [0.01, 0.03, 0.003]
     together = make_runner(model, data, **options)(member_keys(seeds), {"learning_rate": lrs})

@@ -32,7 +32,6 @@ lifted transforms around Dense).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -41,6 +40,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from cs109nn.models.patch_conv import conv_patches, patch_conv_general_dilated
 
 Params = Any
 LossFn = Callable[[Params, Any, Any], jax.Array]
@@ -114,35 +115,6 @@ def _dense_rows(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0], -1, x.shape[-1])
 
 
-def conv_patches(
-    x: jax.Array,
-    kernel_size: Sequence[int],
-    strides: Sequence[int],
-    padding: Sequence[tuple[int, int]],
-    kernel_dilation: Sequence[int],
-) -> jax.Array:
-    """The input patch under the kernel at every output position: x [n, *spatial, C] ->
-    [n, S, prod(kernel_size)·C], entries ordered as ``kernel.reshape(-1, C_out)`` reads them
-    (kernel offsets row-major, then channels), so conv(x, W) = patches @ W.reshape(-1, C_out).
-
-    Strided slices of the zero-padded input, one per kernel offset: no multiplication (unlike
-    ``lax.conv_general_dilated_patches``, an identity-kernel convolution).
-    """
-    n, channels = x.shape[0], x.shape[-1]
-    padded = jnp.pad(x, [(0, 0), *padding, (0, 0)])
-    spatial = padded.shape[1:-1]
-    out = [
-        (size - d * (k - 1) - 1) // s + 1
-        for size, k, s, d in zip(spatial, kernel_size, strides, kernel_dilation, strict=True)
-    ]
-    slices = []
-    for offset in itertools.product(*(range(k) for k in kernel_size)):
-        start = [o * d for o, d in zip(offset, kernel_dilation, strict=True)]
-        limit = [b + (m - 1) * s + 1 for b, m, s in zip(start, out, strides, strict=True)]
-        slices.append(lax.slice(padded, (0, *start, 0), (n, *limit, channels), (1, *strides, 1)))
-    return jnp.stack(slices, axis=-2).reshape(n, math.prod(out), len(slices) * channels)
-
-
 def _kernel_size(module: nn.Conv) -> tuple[int, ...]:
     size = module.kernel_size
     return (size,) if isinstance(size, int) else tuple(size)
@@ -164,7 +136,7 @@ def _conv_rows(module: nn.Conv, in_shape: tuple[int, ...]) -> Callable | None:
         len(in_shape) != rank + 2
         or module.feature_group_count != 1
         or module.mask is not None
-        or module.conv_general_dilated is not None
+        or module.conv_general_dilated not in (None, patch_conv_general_dilated)
         or module.conv_general_dilated_cls is not None
         or any(d != 1 for d in _per_axis(module.input_dilation, rank))
     ):

@@ -35,6 +35,7 @@ from cs109nn.errors import ConfigError
 from cs109nn.models.head import flatten_features, members_major_dense
 from cs109nn.models.initializers import Initializer
 from cs109nn.models.names import IDENTIFIER, Registry
+from cs109nn.models.patch_conv import patch_conv_general_dilated
 
 Arg = int | float | str
 
@@ -119,8 +120,10 @@ def _dense(features: int, *, kernel_init: Initializer | None = None) -> nn.Modul
 def _conv(features: int, kernel_size: int = 3, *, kernel_init: Initializer | None = None):
     kwargs = {} if kernel_init is None else {"kernel_init": kernel_init}
     k = positive_int("conv", "the kernel size", kernel_size)
+    # computed as patches @ kernel (cs109nn.models.patch_conv): XLA:CPU's convolution is the
+    # slow path for small images inside the engine's loops and under vmap
     return nn.Conv(positive_int("conv", "the channel count", features), (k, k), padding="SAME",
-                   **kwargs)  # fmt: skip
+                   conv_general_dilated=patch_conv_general_dilated, **kwargs)  # fmt: skip
 
 
 def _leaky_relu(negative_slope: float = 0.01) -> Callable[[jax.Array], jax.Array]:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The device check: on a machine with an accelerator (an NVIDIA GPU), in at most ~8 minutes,
-# run the default sweep, P1 and P2 (quick) and the scaling benchmark (quick), and write every
+# run the default sweep, P1 and P2 (quick), the scaling benchmark (quick) and the search
+# comparison against Optuna (quick; needs `pip install optuna`), and write every
 # figure to one file. Run from the repository root:
 #
 #     bash experiments/benchmarks/device_check.sh [OUT_DIR]      # default: $OUT or ./device_check
@@ -27,5 +28,7 @@ data="${CS109_DATA:-../shared/data/cs109}"
   timeout 150 python experiments/benchmarks/p2_mlp.py --quick 2>&1 | tail -25
   echo; echo "## scaling (quick)"
   timeout 150 python experiments/benchmarks/scaling.py --quick --data-dir "$data" --png "$out/scaling.png" 2>&1 | tail -30
+  echo; echo "## searches vs Optuna (quick, 1 repeat, no Ray): on a GPU a solo small model leaves the device idle"
+  timeout 180 python experiments/benchmarks/search.py --quick --repeats 1 --cpu-devices 1 --output "$out/search.png" 2>&1 | grep -v -i warn | tail -16
 } > "$log" 2>&1
 echo "figures: $log"
