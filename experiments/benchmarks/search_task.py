@@ -8,7 +8,8 @@ hyperparameters are searched, each over ``SPACE`` (the spec's distributions,
 ``suggest_float(..., log=...)`` / ``tune.loguniform`` of the same bounds). Selection is by
 validation accuracy (ties to the higher validation log-likelihood), and the test accuracy of
 the selected configuration is what each search reports. Everything here is read from the
-experiment's spec, so the benchmark and the sweep cannot drift apart.
+experiment's spec, so the benchmark and the sweep cannot drift apart -- but for its width axis:
+every trial here is the spec's 64-unit MLP (Optuna and Ray get the four continuous fields).
 
 Import it after ``common.pin_threads`` (it imports jax through the spec).
 """
