@@ -196,11 +196,17 @@ def population_based_training(
 
     start = time.perf_counter()
     states, history = runner.blank(placed)
-    jitted = jax.jit(program, donate_argnums=(3, 4))
     search_key = jax.random.key(seed)
-    compiled = jitted.lower(
-        placed.data, placed.key_data, placed.hparams, states, history, search_key
-    ).compile()
+    # one compile per layout and settings: the seed and the members' values are arguments
+    settings = (placed.size, placed.chunk, num_members, every, fraction, tuple(factors),
+                tuple(explore), tuple(sorted((bounds or {}).items())))  # fmt: skip
+    compiled = runner.search_programs.get(settings)
+    if compiled is None:
+        jitted = jax.jit(program, donate_argnums=(3, 4))
+        compiled = jitted.lower(
+            placed.data, placed.key_data, placed.hparams, states, history, search_key
+        ).compile()
+        runner.search_programs[settings] = compiled
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
     out = jax.block_until_ready(

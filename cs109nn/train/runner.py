@@ -177,6 +177,9 @@ class Runner:
         # (padded members, chunk) -> the compiled program; -> the blank state it starts from
         self._compiled: dict[tuple[int, int], jax.stages.Compiled] = {}
         self._blanks: dict[tuple[int, int], Callable] = {}
+        # programs built around the training program (population-based training's), by their
+        # layout and settings: compiled once per runner
+        self.search_programs: dict[tuple, jax.stages.Compiled] = {}
 
     def _same_shapes(self, data: Dataset) -> Arrays:
         """Another data set for the same compiled program: it must match shapes and dtypes."""
