@@ -197,6 +197,38 @@ def test_a_chunk_planned_for_a_tight_budget_trains_as_the_unchunked_run():
     np.testing.assert_allclose(chunked.final["train_ll"], whole.final["train_ll"], atol=1e-5)
 
 
+def test_a_compiled_program_over_the_budget_is_compiled_again_with_half_the_chunk(monkeypatch):
+    # The planner's estimate can miss what XLA allocates; the runner checks the compiled
+    # program's own figure. Here the backend's figure is made to exceed the budget for chunks
+    # above 2, so 8 members planned in one chunk of 8 must end in chunks of 2 (8 -> 4 -> 2),
+    # training as the one-chunk run.
+    import cs109nn.train.runner as runner_module
+
+    data = load_dataset("ratings", n=200, val_fraction=0.2)
+    model = model_from_spec("logreg", num_classes=data.num_classes)
+    setup = TrainSetup(steps=20, eval_every=10, optimizer="momentum")
+    keys = lambda: member_keys(list(range(8)))  # noqa: E731
+    hparams = {"learning_rate": np.linspace(0.05, 0.5, 8)}
+    whole = make_runner(model, data, setup, chunk_size=8, devices=jax.devices()[:1])
+    reference = whole(keys(), hparams)
+    runner = make_runner(
+        model, data, setup, chunk_size=8, devices=jax.devices()[:1], memory_budget=1 << 30
+    )
+    chunks_of = {}
+
+    def pretend_peak(program):
+        chunk = next(c for (size, c), p in runner._compiled.items() if p is program)
+        chunks_of[chunk] = True
+        return (2 << 30) if chunk > 2 else (1 << 20)
+
+    monkeypatch.setattr(runner_module, "measured_peak_bytes", pretend_peak)
+    result = runner(keys(), hparams)
+    assert sorted(chunks_of) == [2, 4, 8]
+    assert sorted(layout[1] for layout in runner._compiled) == [2, 4, 8]
+    assert result.memory_peak_bytes == 1 << 20 <= result.memory_budget_bytes
+    np.testing.assert_allclose(result.final["train_ll"], reference.final["train_ll"], atol=1e-5)
+
+
 def test_measured_peak_adds_arguments_outputs_and_temporaries_less_aliases():
     stats = types.SimpleNamespace(
         argument_size_in_bytes=100,

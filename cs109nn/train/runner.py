@@ -72,6 +72,7 @@ class TrainResult(NamedTuple):
     memory_estimate_bytes: int | None = None
     memory_peak_bytes: int | None = None
     memory_budget_bytes: int | None = None
+    chunk: int | None = None  # members vectorised at once per device, as run
 
 
 class Placed(NamedTuple):
@@ -386,6 +387,7 @@ class Runner:
             memory_estimate_bytes=placed.memory.estimate_bytes,
             memory_peak_bytes=measured_peak_bytes(self.compiled(placed)[0]),
             memory_budget_bytes=placed.memory.budget_bytes,
+            chunk=placed.chunk,
         )
 
     def __call__(
@@ -406,7 +408,13 @@ class Runner:
         program, the same bits. None: the whole run in one call of the program.
         """
         placed = self.place(keys, hparams, data)
-        _, compile_seconds = self.compiled(placed)
+        program, compile_seconds = self.compiled(placed)
+        # The plan is an estimate; the compiled program's own figure is the truth: where it is
+        # over the budget, halve the chunk and compile again (only then).
+        while placed.chunk > 1 and _over_budget(program, placed):
+            placed = self.place(keys, hparams, data, chunk=placed.chunk // 2)
+            program, seconds = self.compiled(placed)
+            compile_seconds += seconds
         states, history = self.blank(placed)
         total = self.setup.num_evaluations
         resumed = 0
@@ -460,6 +468,17 @@ class Runner:
         if store is not None:
             store.remove()
         return states, history, resumed, seconds
+
+
+def _over_budget(program: jax.stages.Compiled, placed: Placed) -> bool:
+    """Whether the compiled program's peak per device (where the backend reports one) is
+    above the budget its chunk was planned for."""
+    peak = measured_peak_bytes(program)
+    return (
+        peak is not None
+        and placed.memory.budget_bytes is not None
+        and (peak > placed.memory.budget_bytes)
+    )
 
 
 def make_runner(

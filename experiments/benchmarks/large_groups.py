@@ -98,8 +98,9 @@ def main() -> None:
         peak = result.memory_peak_bytes
         host = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         ratio = f"{result.memory_estimate_bytes / peak:.2f}" if peak else "n/a"
+        chunk = result.chunk or plan.chunk  # as run: halved where the program was over budget
         print(
-            f"{name:8s} {members:8d} {steps:6d} {plan.chunk:6d} {common.human(rate):>15s} "
+            f"{name:8s} {members:8d} {steps:6d} {chunk:6d} {common.human(rate):>15s} "
             f"{result.compile_seconds:9.1f} {format_bytes(result.memory_estimate_bytes):>10s} "
             f"{format_bytes(peak) if peak else 'n/a':>10s} {ratio:>8s} "
             f"{format_bytes(result.memory_budget_bytes):>10s} {format_bytes(host):>10s}",
