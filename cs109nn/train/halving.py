@@ -106,7 +106,7 @@ def successive_halving(
     """Successive halving over the members ``keys`` [M] x ``hparams`` (as ``Runner`` takes
     them) of ``runner``'s set-up: ``rungs`` rungs, keeping ``1/eta`` each time (see the
     module). ``resume``: a population ``on_rung`` was given, to continue after its rungs."""
-    arrays = runner.arrays if data is None else runner._same_shapes(data)
+    arrays = runner.arrays_of(data)
     if arrays.x_val is None:
         raise ConfigError(
             "successive halving selects by validation metrics: the data need a validation "

@@ -143,7 +143,7 @@ def population_based_training(
     share of the population replaced each time (0: plain training, member by member);
     ``bounds``: name -> (low, high) a perturbed value is clipped to (default: its range);
     ``seed``: the exploit draws'."""
-    arrays = runner.arrays if data is None else runner._same_shapes(data)
+    arrays = runner.arrays_of(data)
     if arrays.x_val is None:
         raise ConfigError(
             "population-based training selects by validation metrics: the data need a "
@@ -158,7 +158,7 @@ def population_based_training(
     count = generations(total, every)
     train = runner.placed_program(placed.chunk)
     num_members = placed.num_members
-    retune = runner._trainer.retune_members
+    retune = runner.trainer.retune_members
 
     def program(data, key_data, hp, states, history, search_key):
         trace = jax.tree.map(lambda a: jnp.zeros((count, *a.shape), a.dtype), hp)

@@ -182,6 +182,16 @@ class Runner:
         # layout and settings: compiled once per runner
         self.search_programs: dict[tuple, jax.stages.Compiled] = {}
 
+    @property
+    def trainer(self):
+        """The pure pieces of the training run this runner places (``make_trainer``'s)."""
+        return self._trainer
+
+    def arrays_of(self, data: Dataset | None) -> Arrays:
+        """The arrays a call trains on: the set-up's (``data`` None), or another data set's
+        for the same compiled program, which must match its shapes and dtypes."""
+        return self.arrays if data is None else self._same_shapes(data)
+
     def _same_shapes(self, data: Dataset) -> Arrays:
         """Another data set for the same compiled program: it must match shapes and dtypes."""
         arrays = as_arrays(check_dataset(data, num_classes=self.model.num_classes), self.dtype)
@@ -274,7 +284,7 @@ class Runner:
         name -> [M] or a scalar (a name left out takes its default), ``data`` another data set
         of the same shapes (default: the set-up's), ``chunk`` members vectorised at once
         (default: ``plan_memory``'s choice). Raises ConfigError before anything compiles."""
-        arrays = self.arrays if data is None else self._same_shapes(data)
+        arrays = self.arrays_of(data)
         key_data = np.asarray(jax.random.key_data(keys))
         num_members = key_data.shape[0]
         hp = member_hyperparameters(hparams, num_members, self.dtype)
