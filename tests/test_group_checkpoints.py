@@ -8,30 +8,23 @@ device count), with no checkpoint left behind.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
-from cs109nn.atomic_files import FAULT_VARIABLE
 from cs109nn.data import load_dataset
 from cs109nn.models import model_from_spec
 from cs109nn.run_folder_schema import (
     CHECKPOINTS,
-    TIMING_COLUMNS,
     curves_path,
     read_arrays,
     read_results,
 )
 from cs109nn.train import make_runner, member_keys
 from cs109nn.train.checkpoints import CheckpointPolicy, segment_intervals
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.sweep_subprocess import rows_without_timing, sweep
 
 
 def test_segments_divide_the_evaluations_evenly():
@@ -77,24 +70,6 @@ def get_config() -> SweepSpec:
         checkpoint_every=2,
     )
 """
-
-
-def sweep(experiment: Path, out: Path, cache: Path, fault: str | None = None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_"))}
-    env.pop(FAULT_VARIABLE, None)
-    env |= {"JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(cache)}
-    env |= {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    if fault:
-        env[FAULT_VARIABLE] = fault
-    command = [sys.executable, "-m", "cs109nn.cli.main", "sweep", str(experiment)]
-    command += ["--out", str(out), "--no-report", "--cpu-devices", "2"]
-    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
-
-
-def rows_without_timing(out: Path) -> list[list[str]]:
-    header, rows = read_results(out)
-    keep = [i for i, name in enumerate(header) if name not in TIMING_COLUMNS]
-    return [[row[i] for i in keep] for row in rows]
 
 
 @pytest.mark.slow

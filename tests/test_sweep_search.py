@@ -8,28 +8,20 @@ uninterrupted sweep run in the same way (a subprocess on two CPU devices).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cs109nn.atomic_files import FAULT_VARIABLE
 from cs109nn.run_folder_schema import (
     CHECKPOINTS,
-    TIMING_COLUMNS,
     read_arrays,
-    read_results,
     search_path,
 )
 from cs109nn.sweep import SpecError, SweepSpec
 from cs109nn.sweep.plan import make_plan
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.sweep_subprocess import rows_without_timing, sweep
 
 
 @pytest.mark.parametrize(
@@ -88,7 +80,7 @@ def get_config() -> SweepSpec:
         name="halving",
         datasets=("moons",),
         models=("mlp:8:relu",),
-        optimizers=("sgd",),
+        optimizers=("momentum",),
         steps=(90,),
         batch_sizes=(16,),
         seeds=(0,),
@@ -104,24 +96,6 @@ def get_config() -> SweepSpec:
         checkpoint_seconds=0.0,
     )
 """
-
-
-def sweep(experiment: Path, out: Path, cache: Path, fault: str | None = None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_"))}
-    env.pop(FAULT_VARIABLE, None)
-    env |= {"JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(cache)}
-    env |= {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    if fault:
-        env[FAULT_VARIABLE] = fault
-    command = [sys.executable, "-m", "cs109nn.cli.main", "sweep", str(experiment)]
-    command += ["--out", str(out), "--no-report", "--cpu-devices", "2"]
-    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
-
-
-def rows_without_timing(out: Path) -> list[list[str]]:
-    header, rows = read_results(out)
-    keep = [i for i, name in enumerate(header) if name not in TIMING_COLUMNS]
-    return [[row[i] for i in keep] for row in rows]
 
 
 def test_a_sweep_killed_between_rungs_resumes_at_the_rung_and_records_the_search(tmp_path):
@@ -140,8 +114,8 @@ def test_a_sweep_killed_between_rungs_resumes_at_the_rung_and_records_the_search
     assert "continued from its checkpoint after 1 of 3 rungs" in resumed.stderr
     assert rows_without_timing(out) == rows_without_timing(reference)
     for group in (
-        "000-moons-mlp_8_relu-sgd-s90-b16-halving",
-        "001-moons-mlp_8_relu-sgd-s90-b16-pbt",
+        "000-moons-mlp_8_relu-momentum-s90-b16-halving",
+        "001-moons-mlp_8_relu-momentum-s90-b16-pbt",
     ):
         mine, theirs = (
             read_arrays(search_path(out, group)),
@@ -155,7 +129,7 @@ def test_a_sweep_killed_between_rungs_resumes_at_the_rung_and_records_the_search
     # The record, read back independently: halving's rungs and results agree
     table = pd.read_csv(reference / "results.csv")
     halving = table[table["search"] == "halving"].set_index("member")
-    rungs = read_arrays(search_path(reference, "000-moons-mlp_8_relu-sgd-s90-b16-halving"))
+    rungs = read_arrays(search_path(reference, "000-moons-mlp_8_relu-momentum-s90-b16-halving"))
     np.testing.assert_array_equal(rungs["rung_stop_step"], [10, 30, 90])
     assert rungs["rung_ran"].sum(axis=1).tolist() == [9, 3, 1]
     for r in range(2):  # the kept: the top third of the rung by validation accuracy, then LL
@@ -175,7 +149,7 @@ def test_a_sweep_killed_between_rungs_resumes_at_the_rung_and_records_the_search
     # PBT: every member trains all steps; lineage hparams are a source's times a factor
     pbt = table[table["search"] == "pbt"].set_index("member")
     assert (pbt["steps_trained"] == 90).all() and pbt["selected"].sum() == 1
-    lineage = read_arrays(search_path(reference, "001-moons-mlp_8_relu-sgd-s90-b16-pbt"))
+    lineage = read_arrays(search_path(reference, "001-moons-mlp_8_relu-momentum-s90-b16-pbt"))
     np.testing.assert_array_equal(lineage["exploit_step"], [30, 60])
     np.testing.assert_allclose(
         lineage["hp_learning_rate"][0], pbt["learning_rate"].to_numpy(), rtol=1e-6

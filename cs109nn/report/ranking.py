@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 from cs109nn.report.configs import ConfigKey, Row, group_by_config, rows_by_dataset
 from cs109nn.report.intervals import Interval, bootstrap_interval, t_interval
-from cs109nn.run_folder_schema import TEST_METRICS
+from cs109nn.run_folder_schema import SELECTING_SEARCHES, TEST_METRICS
 
 # The metric configs are ranked by, and the one used where no member has a validation value.
 SELECTION_METRIC = "final_val_acc"
@@ -42,10 +42,6 @@ LL_OF = {
     "final_val_acc": "final_val_ll",
     "final_test_acc": "final_test_ll",
 }
-
-
-# Searches whose members are not configs of their rows' values: only the selected one is.
-SELECTING_SEARCHES = ("halving", "pbt")
 
 
 def search_of(row: Mapping[str, Any]) -> str:

@@ -31,10 +31,16 @@ from cs109nn.hyperparameters import HPARAM_NAMES
 from cs109nn.report.configs import Row, display_value
 from cs109nn.report.intervals import wilson_interval
 from cs109nn.report.markdown import interval, number, table
-from cs109nn.report.ranking import SELECTING_SEARCHES, metric_value, search_of
+from cs109nn.report.ranking import metric_value, search_of
 from cs109nn.report.read import Run
 from cs109nn.report.selected import TEST_ACCURACY, count_test_examples
-from cs109nn.run_folder_schema import CONFIG_COLUMNS, SEARCH, SEARCH_ARRAYS, RunFolderFormatError
+from cs109nn.run_folder_schema import (
+    CONFIG_COLUMNS,
+    SEARCH,
+    SEARCH_ARRAYS,
+    SELECTING_SEARCHES,
+    RunFolderFormatError,
+)
 
 # What the groups of one comparison share: the config columns but the group and its search.
 STATIC_COLUMNS = tuple(column for column in CONFIG_COLUMNS if column not in ("group", "search"))

@@ -77,15 +77,23 @@ def search_path(run_dir: str | os.PathLike, group_id: str) -> Path:
     return Path(run_dir) / SEARCH / f"{group_id}.npz"
 
 
-# What search/<group_id>.npz holds, per search kind: halving -- the step each rung ended at [R]
-# and, per rung and member [R, M], whether it ran, whether it was kept for the next rung, its
-# validation accuracy and LL at the rung's end (NaN where it did not run); pbt -- the step after
-# which each exploit happened [G - 1], whom each member copied then [G - 1, M] (-1: none) and
-# each hyperparameter per generation and member, hp_<name> [G, M].
+# The searches of a group's members (results.csv's ``search``): none -- every member trains all
+# its steps (a grid, or random search over the draws); grid -- the distribution fields' space
+# laid out as a grid of ``samples`` points instead of random draws, every point trained fully;
+# halving -- successive halving; pbt -- population-based training. The last two select a member
+# of their own (only it stands for a config) and write search/<group_id>.npz.
+SEARCHES = ("none", "grid", "halving", "pbt")
+# What search/<group_id>.npz holds, per search kind that writes one (``SELECTING_SEARCHES``):
+# halving -- the step each rung ended at [R] and, per rung and member [R, M], whether it ran,
+# whether it was kept for the next rung, its validation accuracy and LL at the rung's end (NaN
+# where it did not run); pbt -- the step after which each exploit happened [G - 1], whom each
+# member copied then [G - 1, M] (-1: none) and each hyperparameter per generation and member,
+# hp_<name> [G, M].
 SEARCH_ARRAYS = {
     "halving": ("rung_stop_step", "rung_ran", "rung_kept", "rung_val_acc", "rung_val_ll"),
     "pbt": ("exploit_step", "source"),  # and hp_<name> for every hyperparameter
 }
+SELECTING_SEARCHES = tuple(SEARCH_ARRAYS)
 
 
 def boundaries_path(run_dir: str | os.PathLike, group_id: str) -> Path:

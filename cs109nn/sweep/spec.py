@@ -35,6 +35,7 @@ from typing import Any
 
 from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import HPARAM_NAMES, check_hyperparameter
+from cs109nn.run_folder_schema import SEARCHES
 from cs109nn.sweep.distributions import (
     Distribution,
     check_distribution,
@@ -54,11 +55,6 @@ HYPERPARAMETER_FIELDS = HPARAM_NAMES
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 # A hyperparameter field: grid values, or a distribution that ``samples`` draws are made from.
 Axis = tuple[float, ...] | Distribution
-# The searches of a group's members: none -- every member trains all its steps (a grid, or
-# random search over the draws); grid -- the distribution fields' space as a grid of
-# ``samples`` points instead of random draws (``grid_samples``), every point trained fully;
-# halving -- successive halving; pbt -- population-based training.
-SEARCHES = ("none", "grid", "halving", "pbt")
 # Fields the runner checks against the model by their grid values before training
 # (``check_architecture`` in ``cs109nn.sweep.runner``), so that they take grids only for now.
 _GRID_ONLY = ("width", "depth")

@@ -32,7 +32,6 @@ from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import Hyperparameters, member_hyperparameters
 from cs109nn.selection import RANK_METRIC, TIE_BREAK_METRIC, member_order
 from cs109nn.train import devices as dev
-from cs109nn.train.memory import measured_peak_bytes
 from cs109nn.train.runner import Runner, TrainResult
 
 
@@ -208,21 +207,13 @@ def _result(
     intervals = np.zeros(len(rungs[0].members), dtype=np.int64)
     for rung in rungs:
         intervals[rung.members] = rung.stop
-    history = population.history
-    rows = np.arange(len(intervals))
-    diverged_step = np.asarray(population.states.step.diverged_step)
-    result = TrainResult(
-        params=population.states.step.params,
-        history=history,
-        eval_steps=runner.eval_steps,
-        final={name: values[rows, intervals - 1] for name, values in history.items()},
-        diverged=diverged_step >= 0,
-        diverged_step=diverged_step,
+    result = runner.result(
+        placed,
+        population.states,
+        population.history,
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
-        memory_estimate_bytes=placed.memory.estimate_bytes,
-        memory_peak_bytes=measured_peak_bytes(runner.compiled(placed)[0]),
-        memory_budget_bytes=placed.memory.budget_bytes,
+        last_intervals=intervals,
     )
     last = rungs[-1]
     step = last.stop * runner.setup.eval_every

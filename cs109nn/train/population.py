@@ -36,7 +36,6 @@ from cs109nn.errors import ConfigError
 from cs109nn.hyperparameters import HPARAM_NAMES, RANGES, Hyperparameters
 from cs109nn.selection import RANK_METRIC, TIE_BREAK_METRIC, member_order
 from cs109nn.train import devices as dev
-from cs109nn.train.memory import measured_peak_bytes
 from cs109nn.train.runner import Runner, TrainResult
 
 # The hyperparameters a PBT perturbs unless told otherwise: those that act after
@@ -214,27 +213,18 @@ def population_based_training(
     )
     run_seconds = time.perf_counter() - start
     states, history, trace, sources = dev.to_host(out)
-    first = lambda a: a[:num_members]  # noqa: E731  (member axis first)
-    second = lambda a: a[:, :num_members]  # noqa: E731  (generation first)
-    params, diverged_step, history, metrics = jax.tree.map(
-        first, (states.step.params, states.step.diverged_step, history, states.healthy_metrics)
-    )
-    trace, sources = jax.tree.map(second, (dict(trace._asdict()), sources))
-    result = TrainResult(
-        params=params,
-        history=history,
-        eval_steps=runner.eval_steps,
-        final={name: a[:, -1] for name, a in history.items()},
-        diverged=diverged_step >= 0,
-        diverged_step=diverged_step,
+    result = runner.result(
+        placed,
+        states,
+        history,
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
-        memory_estimate_bytes=placed.memory.estimate_bytes,
-        memory_peak_bytes=measured_peak_bytes(compiled),
-        memory_budget_bytes=placed.memory.budget_bytes,
+        program=compiled,
     )
-    eligible = diverged_step < 0
-    best = member_order(metrics[RANK_METRIC], metrics[TIE_BREAK_METRIC], eligible)[0]
+    # generation first, then the members
+    trace, sources = jax.tree.map(lambda a: a[:, :num_members], (dict(trace._asdict()), sources))
+    metrics = jax.tree.map(lambda a: a[:num_members], states.healthy_metrics)
+    best = member_order(metrics[RANK_METRIC], metrics[TIE_BREAK_METRIC], ~result.diverged)[0]
     every_steps = every * runner.setup.eval_every
     exploit_steps = np.arange(1, count) * every_steps
     return PopulationResult(

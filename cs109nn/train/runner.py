@@ -377,25 +377,35 @@ class Runner:
         compile_seconds: float,
         run_seconds: float,
         resumed: int = 0,
+        last_intervals: np.ndarray | None = None,
+        program: jax.stages.Compiled | None = None,
     ) -> TrainResult:
-        """The members' outcome from their final ``states`` and ``history``, on the host."""
+        """The members' outcome from their final ``states`` and ``history`` (on the devices,
+        padded, or on the host), on the host. ``last_intervals`` [M]: the intervals each
+        member trained (successive halving's), whose last column gives ``final`` (default:
+        the last column); ``program``: the one that ran (default: ``placed``'s training
+        program), whose memory the result reports."""
         num_members = placed.num_members
         params, diverged_step, history = jax.tree.map(
-            lambda a: a[:num_members],
+            lambda a: np.asarray(a)[:num_members],
             dev.to_host((states.step.params, states.step.diverged_step, history)),
         )
+        columns = (
+            np.full(num_members, -1) if last_intervals is None else np.asarray(last_intervals) - 1
+        )
+        rows = np.arange(num_members)
         return TrainResult(
             params=params,
             history=history,
             eval_steps=self.eval_steps,
-            final={name: a[:, -1] for name, a in history.items()},
+            final={name: a[rows, columns] for name, a in history.items()},
             diverged=diverged_step >= 0,
             diverged_step=diverged_step,
             compile_seconds=compile_seconds,
             run_seconds=run_seconds,
             resumed_intervals=resumed,
             memory_estimate_bytes=placed.memory.estimate_bytes,
-            memory_peak_bytes=measured_peak_bytes(self.compiled(placed)[0]),
+            memory_peak_bytes=measured_peak_bytes(program or self.compiled(placed)[0]),
             memory_budget_bytes=placed.memory.budget_bytes,
             chunk=placed.chunk,
         )

@@ -17,6 +17,7 @@ import search_task as task
 from search_baselines import SearchRecord
 
 from cs109nn.sweep.distributions import draw_samples, parse_distribution
+from cs109nn.sweep.search import best_member
 from cs109nn.train import make_runner, member_keys
 from cs109nn.train.halving import rung_sizes, rung_stops, successive_halving
 from cs109nn.train.population import EXPLORE, population_based_training
@@ -52,7 +53,7 @@ class Searches:
         start = time.perf_counter()
         result = self.runner(keys, hparams)
         wall = time.perf_counter() - start - result.compile_seconds
-        best = _best(result.final)
+        best = best_member(result)
         return self._record(
             "cs109nn random", seed, result, best, hparams, count, count * task.STEPS, wall
         )
@@ -104,9 +105,3 @@ class Searches:
             compile_seconds=float(result.compile_seconds),
             versions=self.versions(),
         )
-
-
-def _best(final: dict[str, np.ndarray]) -> int:
-    from cs109nn.selection import member_order
-
-    return int(member_order(final["val_acc"], final["val_ll"])[0])
