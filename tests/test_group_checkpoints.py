@@ -3,7 +3,8 @@
 A group trained in segments gives the bits of one program for the whole run; a sweep killed
 (SIGKILL) right after a group's checkpoint and run again continues that group from the
 checkpoint, and ends with the rows and curves of an uninterrupted run, bit for bit (the same
-device count), with no checkpoint left behind.
+device count), with no checkpoint left behind -- in one process, and in two processes joined by
+jax.distributed on 127.0.0.1 (orbax writes each process's shards into one checkpoint).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cs109nn.run_folder_schema import (
 )
 from cs109nn.train import make_runner, member_keys
 from cs109nn.train.checkpoints import CheckpointPolicy, segment_intervals
-from tests.sweep_subprocess import rows_without_timing, sweep
+from tests.sweep_subprocess import rows_without_timing, sweep, sweep_processes
 
 
 def test_segments_divide_the_evaluations_evenly():
@@ -93,8 +94,38 @@ def test_a_sweep_killed_after_a_checkpoint_continues_from_it_and_ends_bit_for_bi
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"group {group}: continued from its checkpoint after 4 of 10" in resumed.stderr
     assert rows_without_timing(out) == rows_without_timing(reference)
+    assert_same_curves(out, reference, group)
+    assert not any((out / CHECKPOINTS).rglob("*")), "a finished group left its checkpoints"
+
+
+def assert_same_curves(out, reference, group: str) -> None:
     mine, theirs = read_arrays(curves_path(out, group)), read_arrays(curves_path(reference, group))
     assert set(mine) == set(theirs)
     for name in theirs:
         np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_two_processes_killed_after_a_checkpoint_continue_from_it_bit_for_bit(tmp_path):
+    """Multi-host: 2 processes × 2 CPU devices. Both are SIGKILLed right after the group's second
+    save; two processes started again restore every member's state (each process its own
+    shards) and end with the rows and curves of an uninterrupted two-process run."""
+    experiment, cache = tmp_path / "checkpoints_experiment.py", tmp_path / "jax-cache"
+    experiment.write_text(EXPERIMENT)
+    reference = tmp_path / "reference"
+    done = sweep_processes(experiment, reference, cache)
+    assert [code for code, _ in done] == [0, 0], "\n".join(log[-3000:] for _, log in done)
+    (group,) = [path.stem for path in (reference / "curves").glob("*.npz")]
+
+    out = tmp_path / "killed"
+    killed = sweep_processes(experiment, out, cache, fault="after_checkpoint:2")
+    assert [code for code, _ in killed] == [-signal.SIGKILL] * 2, [log[-2000:] for _, log in killed]
+    (saved,) = list((out / CHECKPOINTS / group).glob("*devices4/4"))
+    assert (saved / "commit_success.txt").exists()  # the save completed before the kill
+
+    resumed = sweep_processes(experiment, out, cache)
+    assert [code for code, _ in resumed] == [0, 0], "\n".join(log[-3000:] for _, log in resumed)
+    assert f"group {group}: continued from its checkpoint after 4 of 10" in resumed[0][1]
+    assert rows_without_timing(out) == rows_without_timing(reference)
+    assert_same_curves(out, reference, group)
     assert not any((out / CHECKPOINTS).rglob("*")), "a finished group left its checkpoints"

@@ -13,7 +13,7 @@ import pytest
 
 from cs109nn.grads import dense_taps, per_example_gradients
 from cs109nn.models import model_from_spec
-from cs109nn.models.head import members_major_dense, members_major_dot
+from cs109nn.models.members_major import members_major_dense, members_major_dot
 
 TOL = 1e-6  # absolute and relative: float32 sums of a few dozen O(1) products vs float64
 

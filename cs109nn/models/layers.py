@@ -32,8 +32,9 @@ import jax
 from flax import linen as nn
 
 from cs109nn.errors import ConfigError
-from cs109nn.models.head import flatten_features, members_major_dense
+from cs109nn.models.head import flatten_features
 from cs109nn.models.initializers import Initializer
+from cs109nn.models.members_major import members_major_dense
 from cs109nn.models.names import IDENTIFIER, Registry
 from cs109nn.models.patch_conv import patch_conv_general_dilated
 

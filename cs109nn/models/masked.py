@@ -36,8 +36,9 @@ import numpy as np
 from flax import linen as nn
 
 from cs109nn.errors import ConfigError
-from cs109nn.models.head import flatten_features, logits_head, members_major_dense
+from cs109nn.models.head import flatten_features, logits_head
 from cs109nn.models.initializers import FAN_MODES, Initializer, initializer
+from cs109nn.models.members_major import members_major_dense
 from cs109nn.models.model import Model, Output, Params
 from cs109nn.models.parameter_count import dense_parameter_count
 from cs109nn.models.shape_check import with_shape_check

@@ -550,7 +550,7 @@ def main() -> None:
         k, h = loop_inputs[0]
         common.print_op_profile(
             "loop, hand-written, one member",
-            common.op_profile(lambda: jax.block_until_ready(hand_jit(k, h["learning_rate"]))),
+            common.op_profile(lambda: jax.block_until_ready(hand_jit(k, h.learning_rate))),
             T,
         )
 
