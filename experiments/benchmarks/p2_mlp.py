@@ -1,7 +1,7 @@
 """Benchmark P2: MLP 64-32-1 (sigmoid) on digits, the engine's GFLOP/s against the machine's.
 
 The engine's hidden and binary-output Dense layers are members-major since issue 12
-(``cs109nn.models.head.members_major_dot``: ``x @ W`` computed as ``(Wᵀ xᵀ)ᵀ``).
+(``cs109nn.models.members_major.members_major_dot``: ``x @ W`` computed as ``(Wᵀ xᵀ)ᵀ``).
 
 Full-batch training of 64 and 256 members (seeds × learning rates) of an MLP 64-32-1 with a
 sigmoid hidden layer on scikit-learn's digits, label digit ≥ 5 (train n = 1,438), T = 100
